@@ -1,0 +1,3 @@
+fn main() {
+    println!("meter-agent {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,5 @@
+//! The sunmesh platform shell: storage (diesel on SQLite or PostgreSQL), the device registry,
+//! and later the API, ingest, settlement scheduler and web page.
+//!
+//! Owns every side effect of the platform. Business rules live in the pure cores
+//! (`reading`, `exchange`, `settlement`); this crate must not re-implement them.

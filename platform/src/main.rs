@@ -1,0 +1,3 @@
+fn main() {
+    println!("sunmesh {}", env!("CARGO_PKG_VERSION"));
+}
