@@ -4,3 +4,9 @@
 //!
 //! Must never do I/O, read a clock or use randomness: every input, including "now", is an
 //! argument, so a settlement run can be replayed and gives byte-identical results.
+
+pub mod error;
+pub mod solar;
+pub mod verify;
+
+pub use error::SettlementError;
