@@ -3,3 +3,11 @@
 //!
 //! Owns every side effect of the platform. Business rules live in the pure cores
 //! (`reading`, `exchange`, `settlement`); this crate must not re-implement them.
+
+pub mod cli;
+pub mod error;
+pub mod registry;
+pub mod store;
+
+pub use error::{PlatformError, Result};
+pub use store::Store;

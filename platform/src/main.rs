@@ -1,3 +1,3 @@
-fn main() {
-    println!("sunmesh {}", env!("CARGO_PKG_VERSION"));
+fn main() -> std::process::ExitCode {
+    platform::cli::main()
 }

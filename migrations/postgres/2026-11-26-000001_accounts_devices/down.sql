@@ -1,0 +1,2 @@
+DROP TABLE devices;
+DROP TABLE accounts;

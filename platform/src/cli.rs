@@ -1,0 +1,226 @@
+//! The `sunmesh` command line. Arguments are parsed into registry types by clap, so bad input
+//! is refused (exit status 2) before the database is even opened.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use reading::{DeviceId, PublicKey};
+
+use crate::error::Result;
+use crate::registry::{
+    parse_device_id, parse_public_key, AccountName, Device, DeviceState, Latitude, Location,
+    Longitude, NameplateW, NewDevice, Zone, DEFAULT_OWNER, DEFAULT_ZONE,
+};
+use crate::store::Store;
+
+/// Used when neither `--database` nor `DATABASE_URL` is given: a SQLite file in the working
+/// directory, so one process is a whole installation.
+pub const DEFAULT_DATABASE: &str = "sunmesh.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sunmesh",
+    version,
+    about = "sunmesh platform: neighbourhood solar, verified and traded"
+)]
+pub struct Cli {
+    /// The database: a SQLite file path (created if missing) or a postgres:// URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_DATABASE,
+        value_name = "SQLITE-PATH|POSTGRES-URL"
+    )]
+    pub database: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register, list and revoke devices (meters and inverters with their own signing key).
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Register a device by its Ed25519 public key; prints its device id.
+    Add(AddDevice),
+    /// List registered devices.
+    List(ListDevices),
+    /// Revoke a device for good: its readings are no longer accepted.
+    Revoke(RevokeDevice),
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct AddDevice {
+    /// The device's Ed25519 public key, 64 hex characters, as made by `meter-agent keygen`.
+    #[arg(long, value_name = "HEX", value_parser = parse_public_key)]
+    pub pubkey: PublicKey,
+    /// Rated AC output in whole watts.
+    #[arg(long = "nameplate-w", value_name = "W")]
+    pub nameplate_w: NameplateW,
+    /// Latitude in decimal degrees, north positive.
+    #[arg(long, value_name = "DEGREES")]
+    pub lat: Latitude,
+    /// Longitude in decimal degrees, east positive.
+    #[arg(long, value_name = "DEGREES")]
+    pub lon: Longitude,
+    /// Owning account; created as a prosumer if it does not exist.
+    #[arg(long, value_name = "NAME", default_value = DEFAULT_OWNER)]
+    pub owner: AccountName,
+    /// Market zone the device trades in.
+    #[arg(long, value_name = "ZONE", default_value = DEFAULT_ZONE)]
+    pub zone: Zone,
+}
+
+impl AddDevice {
+    pub fn into_new_device(self) -> NewDevice {
+        NewDevice {
+            public_key: self.pubkey,
+            owner: self.owner,
+            nameplate: self.nameplate_w,
+            location: Location {
+                latitude: self.lat,
+                longitude: self.lon,
+            },
+            zone: self.zone,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListDevices {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeDevice {
+    /// The device id (32 hex characters, see `sunmesh device list`).
+    #[arg(value_name = "ID", value_parser = parse_device_id)]
+    pub id: DeviceId,
+}
+
+/// Parses the process arguments, runs the command and turns the outcome into an exit status:
+/// 0 success, 1 refused or failed (message on stderr), 2 bad usage (clap's message).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli, &mut std::io::stdout().lock()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one parsed command, writing its normal output to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    match cli.command {
+        Command::Device(command) => {
+            let store = Store::open(&cli.database)?;
+            run_device(&store, command, out)
+        }
+    }
+}
+
+fn run_device(store: &Store, command: DeviceCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        DeviceCommand::Add(args) => {
+            let device = store.register_device_creating_owner(&args.into_new_device(), now_ms())?;
+            writeln!(
+                out,
+                "registered device {} (owner {}, zone {}, nameplate {}, at {}, {})",
+                device.id,
+                device.owner,
+                device.zone,
+                device.nameplate,
+                device.location.latitude,
+                device.location.longitude
+            )?;
+        }
+        DeviceCommand::List(args) => {
+            let devices = store.devices()?;
+            if args.json {
+                let rows: Vec<_> = devices.iter().map(device_json).collect();
+                writeln!(out, "{}", serde_json::Value::Array(rows))?;
+            } else {
+                write_table(out, &devices)?;
+            }
+        }
+        DeviceCommand::Revoke(args) => {
+            let device = store.revoke_device(&args.id, now_ms())?;
+            writeln!(out, "revoked device {} (owner {})", device.id, device.owner)?;
+        }
+    }
+    Ok(())
+}
+
+fn device_json(device: &Device) -> serde_json::Value {
+    let revoked_at_ms = match device.state {
+        DeviceState::Active => None,
+        DeviceState::Revoked { at_ms } => Some(at_ms),
+    };
+    serde_json::json!({
+        "id": device.id.to_hex(),
+        "public_key": device.public_key.to_hex(),
+        "owner": device.owner.as_str(),
+        "zone": device.zone.as_str(),
+        "nameplate_w": device.nameplate.watts(),
+        "latitude_micro": device.location.latitude.micro_degrees(),
+        "longitude_micro": device.location.longitude.micro_degrees(),
+        "status": device.state.as_str(),
+        "registered_at_ms": device.registered_at_ms,
+        "revoked_at_ms": revoked_at_ms,
+    })
+}
+
+fn write_table(out: &mut dyn Write, devices: &[Device]) -> Result<()> {
+    if devices.is_empty() {
+        writeln!(out, "no devices registered")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:<32}  {:<7}  {:<16}  {:<12}  {:>11}  {:>10}  {:>11}  REGISTERED",
+        "ID", "STATUS", "OWNER", "ZONE", "NAMEPLATE_W", "LAT", "LON"
+    )?;
+    for device in devices {
+        writeln!(
+            out,
+            "{:<32}  {:<7}  {:<16}  {:<12}  {:>11}  {:>10}  {:>11}  {}",
+            device.id,
+            device.state.as_str(),
+            device.owner,
+            device.zone,
+            device.nameplate.watts(),
+            device.location.latitude,
+            device.location.longitude,
+            utc_text(device.registered_at_ms)
+        )?;
+    }
+    Ok(())
+}
+
+fn utc_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map_or_else(
+        || format!("{ms} ms"),
+        |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
+/// The shell's clock: UTC milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,82 @@
+//! The one error type of the platform crate.
+
+use diesel::result::{ConnectionError, Error as DieselError};
+
+/// Everything that can go wrong in the platform shell. Input errors name the offending value and
+/// say what would be accepted; storage errors say which operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    #[error("invalid public key {input:?}: {source}; expected the device's Ed25519 public key as 64 hex characters")]
+    InvalidPublicKey {
+        input: String,
+        #[source]
+        source: reading::ReadingError,
+    },
+    #[error("invalid device id {input:?}: {source}; `sunmesh device list` shows the ids of registered devices")]
+    InvalidDeviceId {
+        input: String,
+        #[source]
+        source: reading::ReadingError,
+    },
+    #[error("invalid latitude {input:?}: {reason}")]
+    InvalidLatitude { input: String, reason: &'static str },
+    #[error("invalid longitude {input:?}: {reason}")]
+    InvalidLongitude { input: String, reason: &'static str },
+    #[error("invalid nameplate {input:?}: {reason}")]
+    InvalidNameplate { input: String, reason: String },
+    #[error("invalid zone {input:?}: {reason}")]
+    InvalidZone { input: String, reason: &'static str },
+    #[error("invalid account name {input:?}: {reason}")]
+    InvalidAccountName { input: String, reason: &'static str },
+    #[error("invalid account role {input:?}: expected one of prosumer, consumer, operator, admin")]
+    InvalidRole { input: String },
+
+    #[error("device {id} is already registered; a public key can be registered only once (new hardware or a replaced key needs a new key pair)")]
+    DeviceExists { id: reading::DeviceId },
+    #[error("no device {id} is registered; `sunmesh device list` shows registered devices")]
+    DeviceNotFound { id: reading::DeviceId },
+    #[error("device {id} was already revoked at {revoked_at_ms} ms UTC; nothing changed")]
+    DeviceAlreadyRevoked {
+        id: reading::DeviceId,
+        revoked_at_ms: i64,
+    },
+    #[error("no account named {name:?} exists; create it first")]
+    AccountNotFound { name: String },
+    #[error("an account named {name:?} already exists; account names are unique")]
+    AccountExists { name: String },
+
+    #[error("cannot open database {target}: {source}")]
+    Connect {
+        /// The database URL or path with any password removed.
+        target: String,
+        #[source]
+        source: ConnectionError,
+    },
+    #[error("cannot use database {target:?}: {reason}")]
+    UnsupportedDatabase {
+        target: String,
+        reason: &'static str,
+    },
+    #[error("running the database migrations failed: {source}")]
+    Migration {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database error: {0}")]
+    Database(#[from] DieselError),
+    #[error("writing output failed: {0}")]
+    Output(#[from] std::io::Error),
+    #[error(
+        "row {key} of table {table} cannot be read: {reason}; was the database edited by hand?"
+    )]
+    CorruptRow {
+        table: &'static str,
+        key: String,
+        reason: String,
+    },
+}
+
+pub type Result<T, E = PlatformError> = std::result::Result<T, E>;

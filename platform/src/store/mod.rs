@@ -1,0 +1,79 @@
+//! Storage: diesel over SQLite (the embedded default) or PostgreSQL, chosen by the database
+//! URL, with one schema and one code path for both.
+//!
+//! The API is synchronous and takes `&self`; async callers run it on a blocking thread
+//! (`web::block`, `spawn_blocking`). A [`Store`] is a cheap handle to a connection pool.
+
+mod accounts;
+mod connection;
+mod devices;
+pub mod schema;
+
+pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
+
+use diesel::r2d2::{Pool, PooledConnection};
+
+use crate::error::Result;
+
+/// Most connections one store opens. SQLite serialises writers anyway, so a few readers
+/// suffice; PostgreSQL's default server limit is 100 for all instances together.
+pub const SQLITE_POOL_SIZE: u32 = 8;
+pub const POSTGRES_POOL_SIZE: u32 = 16;
+
+/// A pooled connection, for queries that have no `Store` method yet.
+pub type PooledConn = PooledConnection<AnyConnectionManager>;
+
+/// The platform's database: migrated on open, shared by clones.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: Pool<AnyConnectionManager>,
+    target: DatabaseTarget,
+}
+
+impl Store {
+    /// Opens the database named by `url` (a SQLite path, or a `postgres://` URL), creating a
+    /// SQLite file if needed, and runs pending migrations before returning.
+    pub fn open(url: &str) -> Result<Store> {
+        let target = DatabaseTarget::parse(url)?;
+        // One direct connection first: a wrong URL fails now with the driver's message rather
+        // than after the pool's retry timeout.
+        let mut conn = target.establish()?;
+        connection::run_migrations(&mut conn)?;
+        drop(conn);
+        let max_size = match target.backend() {
+            Backend::Sqlite => SQLITE_POOL_SIZE,
+            Backend::Postgres => POSTGRES_POOL_SIZE,
+        };
+        let pool = Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .build_unchecked(AnyConnectionManager::new(target.clone()));
+        Ok(Store { pool, target })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.target.backend()
+    }
+
+    /// The database this store was opened on, with any password masked.
+    pub fn describe(&self) -> String {
+        self.target.redacted()
+    }
+
+    /// A connection from the pool (waits up to r2d2's timeout when all are busy).
+    pub fn connection(&self) -> Result<PooledConn> {
+        Ok(self.pool.get()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn store_can_be_shared_across_threads() {
+        assert_shareable::<Store>();
+    }
+}

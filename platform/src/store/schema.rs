@@ -1,0 +1,31 @@
+//! The tables as diesel sees them, written by hand to match BOTH `migrations/sqlite` and
+//! `migrations/postgres` (diesel's printer would emit `Integer` for SQLite's 64-bit INTEGER).
+//! `tests/storage.rs` (`schema_matches_migrations`) compares this file with the migrated
+//! database of each backend, and every storage test runs real queries on both.
+
+diesel::table! {
+    accounts (id) {
+        id -> BigInt,
+        name -> Text,
+        role -> Text,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        public_key -> Text,
+        owner_id -> BigInt,
+        nameplate_w -> BigInt,
+        latitude_micro -> Integer,
+        longitude_micro -> Integer,
+        zone -> Text,
+        status -> Text,
+        registered_at_ms -> BigInt,
+        revoked_at_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(devices -> accounts (owner_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, devices);
