@@ -4,8 +4,10 @@
 //! Owns every side effect of the platform. Business rules live in the pure cores
 //! (`reading`, `exchange`, `settlement`); this crate must not re-implement them.
 
+pub mod broker;
 pub mod cli;
 pub mod error;
+pub mod ingest;
 pub mod registry;
 pub mod store;
 

@@ -7,8 +7,10 @@
 mod accounts;
 mod connection;
 mod devices;
+pub mod readings;
 pub mod schema;
 
+pub(crate) use connection::write_transaction;
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 
 use diesel::r2d2::{Pool, PooledConnection};
