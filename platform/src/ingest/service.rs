@@ -182,7 +182,7 @@ pub enum BatchError {
     Truncated(usize),
     #[error("the batch has {0} readings; send at most {MAX_BATCH_READINGS} per request")]
     TooManyReadings(usize),
-    #[error("the body is {0} bytes; send at most {MAX_BODY_BYTES} bytes per request")]
+    #[error("the body has at least {0} bytes; send at most {MAX_BODY_BYTES} bytes per request")]
     BodyTooLarge(usize),
     #[error(transparent)]
     Store(#[from] PlatformError),
