@@ -290,7 +290,11 @@ fn schema_matches_migrations(db: &TestDb) {
     let store = db.store();
     let mut conn = store.connection().unwrap();
     // Every table of schema.rs; a table added to the migrations must be added here too.
-    let schema = [schema_columns!(accounts), schema_columns!(devices)];
+    let schema = [
+        schema_columns!(accounts),
+        schema_columns!(devices),
+        schema_columns!(api_keys),
+    ];
     let schema_tables: BTreeSet<String> = schema.iter().map(|(t, _)| (*t).to_owned()).collect();
     assert_eq!(
         database_tables(&mut conn),
