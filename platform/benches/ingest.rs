@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
-use platform::ingest::{Decision, IngestConfig, IngestService, Incoming};
+use platform::ingest::{Decision, Incoming, IngestConfig, IngestService};
 use platform::registry::{Location, NameplateW, NewDevice};
 use platform::store::Store;
 use reading::{ChainHash, DeviceStatus, Reading, SignedReading, SigningKey};

@@ -293,6 +293,7 @@ fn schema_matches_migrations(db: &TestDb) {
     let schema = [
         schema_columns!(accounts),
         schema_columns!(devices),
+        schema_columns!(api_keys),
         schema_columns!(readings),
         schema_columns!(reading_energy),
         schema_columns!(rejected_readings),

@@ -2,6 +2,7 @@
 //! ([`mqtt`]) and the HTTP endpoints ([`routes`]). See docs/ingest.md.
 
 pub mod mqtt;
+pub mod routes;
 pub mod service;
 
 pub use service::{

@@ -15,8 +15,8 @@ use settlement::verify::OperatorDecision;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::service::{
-    decode_json_batch, decode_wire_batch, BatchError, IngestService, ReadingResult,
-    ReceiptStatus, VerdictKind, MAX_BODY_BYTES,
+    decode_json_batch, decode_wire_batch, BatchError, IngestService, ReadingResult, ReceiptStatus,
+    VerdictKind, MAX_BODY_BYTES,
 };
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
@@ -273,7 +273,8 @@ pub struct PageQuery {
 
 /// Parses the `{device_id}` path segment.
 fn device_id(text: &str) -> Result<DeviceId, ApiError> {
-    crate::registry::parse_device_id(text).map_err(|e| ApiError::bad_request("invalid_input", e.to_string()))
+    crate::registry::parse_device_id(text)
+        .map_err(|e| ApiError::bad_request("invalid_input", e.to_string()))
 }
 
 /// The device, if the caller may see it: its owner, operators and admins.
@@ -373,7 +374,9 @@ pub async fn device_energy(
     if to <= from || to.saturating_sub(from) > MAX_ENERGY_WINDOW_MS {
         return Err(ApiError::bad_request(
             "invalid_input",
-            format!("to_ms must be after from_ms and at most {MAX_ENERGY_WINDOW_MS} ms (31 days) later"),
+            format!(
+                "to_ms must be after from_ms and at most {MAX_ENERGY_WINDOW_MS} ms (31 days) later"
+            ),
         ));
     }
     visible_device(&service, &caller, id).await?;
@@ -461,7 +464,9 @@ pub async fn flagged_readings(
     let records = web::block(move || store.flagged_readings(limit))
         .await?
         .map_err(platform_error)?;
-    Ok(web::Json(records.into_iter().map(ReadingView::from).collect()))
+    Ok(web::Json(
+        records.into_iter().map(ReadingView::from).collect(),
+    ))
 }
 
 /// An operator's decision on a flagged reading.
@@ -508,11 +513,10 @@ pub async fn review_reading(
     let slot_ms = service.config().slot_ms;
     let by = caller.account.name.to_string();
     let now = clock::now_ms();
-    let record = web::block(move || {
-        store.decide_flagged(&id, sequence, decision, &by, slot_ms, now)
-    })
-    .await?
-    .map_err(platform_error)?;
+    let record =
+        web::block(move || store.decide_flagged(&id, sequence, decision, &by, slot_ms, now))
+            .await?
+            .map_err(platform_error)?;
     Ok(web::Json(ReadingView::from(record)))
 }
 

@@ -5,11 +5,13 @@
 //! (`web::block`, `spawn_blocking`). A [`Store`] is a cheap handle to a connection pool.
 
 mod accounts;
+mod api_keys;
 mod connection;
 mod devices;
 pub mod readings;
 pub mod schema;
 
+pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
 pub(crate) use connection::write_transaction;
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 

@@ -28,6 +28,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        key_hash -> Text,
+        label -> Text,
+        created_at_ms -> BigInt,
+        revoked_at_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     readings (device_id, sequence) {
         device_id -> Text,
         sequence -> BigInt,
@@ -104,11 +115,13 @@ diesel::table! {
 }
 
 diesel::joinable!(devices -> accounts (owner_id));
+diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(readings -> devices (device_id));
 diesel::joinable!(device_heads -> devices (device_id));
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     devices,
+    api_keys,
     readings,
     rejected_readings,
     device_heads,
