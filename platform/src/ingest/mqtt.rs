@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, Publish, QoS};
 use serde::Serialize;
@@ -208,16 +208,16 @@ async fn process(
         // Wait for work: indefinitely when nothing is held back, briefly otherwise.
         if batch.is_empty() {
             match rx.recv().await {
-                Some(p) => accept(&client, &stats, &mut batch, p, hold_ms).await,
+                Some(p) => accept(&service, &client, &stats, &mut batch, p, hold_ms).await,
                 None => return,
             }
         } else if let Ok(Some(p)) = tokio::time::timeout(config.batch_wait, rx.recv()).await {
-            accept(&client, &stats, &mut batch, p, hold_ms).await;
+            accept(&service, &client, &stats, &mut batch, p, hold_ms).await;
         }
         let deadline = tokio::time::Instant::now() + config.batch_wait;
         while batch.len() < MAX_MQTT_BATCH {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(p)) => accept(&client, &stats, &mut batch, p, hold_ms).await,
+                Ok(Some(p)) => accept(&service, &client, &stats, &mut batch, p, hold_ms).await,
                 Ok(None) | Err(_) => break,
             }
         }
@@ -227,7 +227,7 @@ async fn process(
 
         let incoming: Vec<Incoming> = batch.iter().map(|r| r.incoming.clone()).collect();
         let svc = service.clone();
-        let now = now_ms();
+        let now = service.now_ms();
         let decided = tokio::task::spawn_blocking(move || svc.ingest(&incoming, now)).await;
         let decisions = match decided {
             Ok(Ok(d)) => d,
@@ -290,6 +290,7 @@ async fn process(
 /// Decodes a received message into the batch, or acknowledges and drops what is not a reading
 /// (redelivering it could not help; without a sequence there is no verdict to send).
 async fn accept(
+    service: &IngestService,
     client: &AsyncClient,
     stats: &MqttIngestStats,
     batch: &mut Vec<Received>,
@@ -300,7 +301,7 @@ async fn accept(
         Some(signed) => batch.push(Received {
             incoming: Incoming {
                 signed,
-                hold_gap_until_ms: Some(now_ms().saturating_add(hold_ms)),
+                hold_gap_until_ms: Some(service.now_ms().saturating_add(hold_ms)),
             },
             publish,
         }),
@@ -313,13 +314,6 @@ async fn accept(
             }
         }
     }
-}
-
-/// The subscriber's clock: UTC milliseconds.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

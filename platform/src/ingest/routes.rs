@@ -20,7 +20,6 @@ use super::service::{
 };
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
-use crate::clock;
 use crate::error::PlatformError;
 use crate::registry::Role;
 use crate::store::readings::{ReadingPage, ReadingRecord};
@@ -156,7 +155,7 @@ pub async fn post_readings(
     }
     .map_err(batch_error)?;
     let svc = service.get_ref().clone();
-    let now = clock::now_ms();
+    let now = service.now_ms();
     let results = web::block(move || svc.ingest_items(&items, now))
         .await?
         .map_err(platform_error)?;
@@ -512,7 +511,7 @@ pub async fn review_reading(
     let store = service.store().clone();
     let slot_ms = service.config().slot_ms;
     let by = caller.account.name.to_string();
-    let now = clock::now_ms();
+    let now = service.now_ms();
     let record =
         web::block(move || store.decide_flagged(&id, sequence, decision, &by, slot_ms, now))
             .await?
@@ -539,7 +538,7 @@ pub async fn clear_device_review(
     caller.require(&[Role::Operator, Role::Admin])?;
     let id = device_id(&path)?;
     let store = service.store().clone();
-    let now = clock::now_ms();
+    let now = service.now_ms();
     web::block(move || store.clear_device_review(&id, now))
         .await?
         .map_err(platform_error)?;

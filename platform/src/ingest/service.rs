@@ -279,6 +279,8 @@ struct DeviceState {
 pub struct IngestService {
     store: Store,
     config: IngestConfig,
+    /// The entry points' clock (HTTP handler, MQTT subscriber); tests pin it.
+    clock: fn() -> i64,
 }
 
 impl IngestService {
@@ -298,7 +300,21 @@ impl IngestService {
                 reason: "must be > 0 ms".to_owned(),
             });
         }
-        Ok(IngestService { store, config })
+        Ok(IngestService {
+            store,
+            config,
+            clock: crate::clock::now_ms,
+        })
+    }
+
+    /// The same service reading time from `clock` (UTC ms), e.g. a fixed instant in tests.
+    pub fn with_clock(self, clock: fn() -> i64) -> Self {
+        IngestService { clock, ..self }
+    }
+
+    /// Now, by this service's clock: what the entry points pass to [`IngestService::ingest`].
+    pub fn now_ms(&self) -> i64 {
+        (self.clock)()
     }
 
     pub fn store(&self) -> &Store {
