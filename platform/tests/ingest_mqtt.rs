@@ -201,6 +201,22 @@ async fn embedded_broker_ingests_and_acknowledges_after_commit() {
     ingest.stop();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_embeds_a_broker_when_no_url_is_given() {
+    let db = TestDb::sqlite();
+    let store = db.store();
+    register(&store, &[7]);
+    let svc = IngestService::new(store.clone(), IngestConfig::default()).unwrap();
+    let runtime = platform::ingest::start(svc, None, "127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let broker = runtime.broker.as_ref().expect("an embedded broker");
+    assert_eq!(runtime.mqtt_url, broker.url());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_client, acks) = publish_all(&runtime.mqtt_url, "sunmesh/v1", &readings(&[7], 3)).await;
+    assert_eq!(wait_for(&store, 3).await, 3);
+    assert_eq!(wait_for_acks(&acks, 3).await, 3);
+    runtime.mqtt.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_on_one_postgres_and_mosquitto_store_each_reading_once() {
     let Ok(mqtt_url) = std::env::var("TEST_MQTT_URL") else {
