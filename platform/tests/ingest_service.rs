@@ -332,7 +332,7 @@ fn held_gaps_wait_for_their_predecessor(db: &TestDb) {
     let mut later = chain.honest(2);
     let last = later.pop().unwrap();
     let d = svc
-        .ingest(&[held(&last, now)], now_after(&[last.clone()]))
+        .ingest(&[held(&last, now)], now_after(std::slice::from_ref(&last)))
         .unwrap();
     assert_eq!(d, vec![Decision::Accepted]);
     assert_eq!(svc.store().reading_gaps(&id).unwrap().len(), 1);
