@@ -391,7 +391,61 @@ fn concurrent_writers_store_each_reading_once(db: &TestDb) {
     assert_eq!(svc.store().reading_counts().unwrap()["accepted"], 160);
 }
 
+/// Rule 7 over stored verified energy: one of seven neighbours yields far more in a slot.
+fn neighbourhood_outlier_is_flagged_and_unbooked_until_released(db: &TestDb) {
+    let seeds: Vec<u8> = (20..27).collect();
+    let svc = service(db, &seeds);
+    let store = svc.store().clone();
+    let quarter = 15 * 60 * 1000;
+    for &seed in &seeds {
+        let mut c = Chain::new(seed, NOON - FIVE_MIN);
+        // Honest neighbours 600–630 Wh in the 11:00–11:15 slot; device 26 claims 1,100 Wh
+        // (under its nameplate bound and the clear sky, so rules 5 and 6 pass it).
+        let wh = if seed == 26 {
+            1_100
+        } else {
+            600 + 5 * u64::from(seed - 20)
+        };
+        let r = [c.next(FIVE_MIN, 0), c.next(quarter, wh)];
+        let d = ingest(&svc, &r, NOON + quarter + 1_000);
+        assert_eq!(d, vec![Decision::Accepted; 2], "device {seed}");
+    }
+    let cfg = IngestConfig::default();
+    let outliers = store
+        .flag_neighbourhood_outliers("DE-BER-1", NOON, &cfg.verify, cfg.slot_ms)
+        .unwrap();
+    let odd = Chain::new(26, NOON).key.device_id();
+    assert_eq!(outliers.len(), 1, "{outliers:?}");
+    assert_eq!(outliers[0].device, odd);
+    assert_eq!(outliers[0].direction, settlement::verify::Direction::High);
+    let flagged = store.flagged_readings(10).unwrap();
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0].reading.reason_codes(), ["neighbourhood_outlier"]);
+    let booked = |id| {
+        store
+            .verified_energy(&id, 0, i64::MAX)
+            .unwrap()
+            .iter()
+            .map(|s| s.export_wh)
+            .sum::<i64>()
+    };
+    assert_eq!(booked(odd), 0);
+    assert_eq!(booked(Chain::new(20, NOON).key.device_id()), 600);
+    store
+        .decide_flagged(
+            &odd,
+            2,
+            OperatorDecision::Release,
+            "operator",
+            cfg.slot_ms,
+            NOON,
+        )
+        .unwrap();
+    assert_eq!(booked(odd), 1_100);
+}
+
 on_each_backend!(
+    neighbourhood_outlier_is_flagged_and_unbooked_until_released,
     honest_chain_is_accepted_and_booked_per_slot,
     redelivery_is_idempotent,
     bad_readings_are_answered_with_their_reason_and_never_counted,

@@ -706,3 +706,103 @@ impl Store {
         })
     }
 }
+
+/// Rule 7 (neighbourhood consistency) over stored verified energy.
+impl Store {
+    /// Runs `settlement::verify::neighbourhood_outliers` for one zone and delivery slot, over
+    /// the verified export of the zone's active devices that reported energy in that slot.
+    /// For each `High` outlier, its accepted readings overlapping the slot (not ones an operator
+    /// released) become flagged `neighbourhood_outlier` and their energy leaves the verified
+    /// energy of every slot they cover, until an operator releases them. Run it once per slot
+    /// after the slot's readings are in (before settling it). Returns every outlier found.
+    pub fn flag_neighbourhood_outliers(
+        &self,
+        zone: &str,
+        slot_start_ms: i64,
+        cfg: &settlement::verify::VerifyConfig,
+        slot_ms: i64,
+    ) -> Result<Vec<verify::Outlier>> {
+        use super::schema::devices as devices_table;
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let members: Vec<(String, i64)> = devices_table::table
+                .filter(devices_table::zone.eq(zone))
+                .filter(devices_table::status.eq(DeviceState::ACTIVE))
+                .select((devices_table::id, devices_table::nameplate_w))
+                .load(conn)?;
+            let ids: Vec<DeviceId> = members
+                .iter()
+                .filter_map(|(id, _)| DeviceId::from_hex(id).ok())
+                .collect();
+            lock_devices(conn, &ids)?;
+            let energy: BTreeMap<String, i64> = verified_energy::table
+                .filter(verified_energy::slot_start_ms.eq(slot_start_ms))
+                .filter(verified_energy::device_id.eq_any(members.iter().map(|m| &m.0)))
+                .select((verified_energy::device_id, verified_energy::export_wh))
+                .load::<(String, i64)>(conn)?
+                .into_iter()
+                .collect();
+            let peers: Vec<verify::PeerYield> = members
+                .iter()
+                .filter_map(|(id, nameplate)| {
+                    Some(verify::PeerYield {
+                        device: DeviceId::from_hex(id).ok()?,
+                        nameplate_w: u32::try_from(*nameplate).ok()?,
+                        energy_wh: u64::try_from(*energy.get(id)?).ok()?,
+                    })
+                })
+                .collect();
+            let outliers = verify::neighbourhood_outliers(&peers, cfg);
+            let slot_end = slot_start_ms.saturating_add(slot_ms);
+            for outlier in outliers
+                .iter()
+                .filter(|o| o.direction == verify::Direction::High)
+            {
+                let id = outlier.device.to_hex();
+                let hits: Vec<(i64, ReadingEnergy)> = readings::table
+                    .inner_join(
+                        reading_energy::table.on(reading_energy::device_id
+                            .eq(readings::device_id)
+                            .and(reading_energy::sequence.eq(readings::sequence))),
+                    )
+                    .filter(readings::device_id.eq(&id))
+                    .filter(readings::verdict.eq("accepted"))
+                    .filter(readings::decided_at_ms.is_null())
+                    .filter(reading_energy::start_ms.lt(slot_end))
+                    .filter(reading_energy::end_ms.gt(slot_start_ms))
+                    .select((readings::sequence, ReadingEnergy::as_select()))
+                    .load(conn)?;
+                let mut sums = SlotSums::new();
+                for (sequence, e) in &hits {
+                    diesel::update(readings::table.find((&id, sequence)))
+                        .set((
+                            readings::verdict.eq("flagged"),
+                            readings::reasons.eq(verify::FlagReason::NeighbourhoodOutlier.code()),
+                        ))
+                        .execute(conn)?;
+                    accumulate_slots(
+                        &mut sums,
+                        outlier.device,
+                        e.start_ms,
+                        e.end_ms,
+                        u64::try_from(e.export_wh).unwrap_or(0),
+                        u64::try_from(e.import_wh).unwrap_or(0),
+                        slot_ms,
+                    );
+                }
+                for (&(device, slot), &(export, import)) in &sums {
+                    let (Some(export), Some(import)) = (to_i64(export), to_i64(import)) else {
+                        continue;
+                    };
+                    diesel::update(verified_energy::table.find((device.to_hex(), slot)))
+                        .set((
+                            verified_energy::export_wh.eq(verified_energy::export_wh - export),
+                            verified_energy::import_wh.eq(verified_energy::import_wh - import),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            Ok(outliers)
+        })
+    }
+}
