@@ -25,6 +25,7 @@ use settlement::verify::{self, DeviceContext, KeyStatus, VerifyConfig};
 const DEVICES: usize = 100;
 const PER_DEVICE: usize = 200;
 const BATCH: usize = 500;
+const ROUNDS: usize = 3;
 /// 2026-06-21 10:00 UTC; the site is London, so 200 one-minute readings stay in daylight.
 const START_MS: i64 = 1_782_036_000_000;
 const MINUTE: i64 = 60_000;
@@ -151,20 +152,22 @@ fn main() {
     let f = fixture();
     let n = f.signed.len();
     println!("readings: {n} ({DEVICES} devices x {PER_DEVICE}), store batches of {BATCH}");
-    let raw = raw_verify(&f);
-    println!("raw_verify_per_s: {raw:.0}");
-    let no_store = ingest_no_store(&f);
-    println!(
-        "ingest_no_store_per_s: {no_store:.0} ratio {:.2}",
-        no_store / raw
-    );
+    // On a shared machine one pass can be slowed by other processes: the in-memory figures are
+    // the best of ROUNDS passes, and raw verification is measured again between the store runs
+    // so every ratio compares against the best raw rate seen in this run (the conservative way).
+    let mut raw = 0f64;
+    let mut no_store = 0f64;
+    for _ in 0..ROUNDS {
+        raw = raw.max(raw_verify(&f));
+        no_store = no_store.max(ingest_no_store(&f));
+    }
 
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("bench.db");
     let sqlite = ingest_store(&f, path.to_str().expect("utf-8 path"));
-    println!("ingest_sqlite_per_s: {sqlite:.0} ratio {:.2}", sqlite / raw);
+    raw = raw.max(raw_verify(&f));
 
-    match std::env::var("TEST_DATABASE_URL") {
+    let postgres = match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let schema = format!("sunmesh_bench_{}", std::process::id());
             let mut admin = PgConnection::establish(&admin_url).expect("PostgreSQL reachable");
@@ -174,11 +177,23 @@ fn main() {
             let sep = if admin_url.contains('?') { '&' } else { '?' };
             let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
             let pg = ingest_store(&f, &url);
-            println!("ingest_postgres_per_s: {pg:.0} ratio {:.2}", pg / raw);
             admin
                 .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
                 .expect("drop schema");
+            raw = raw.max(raw_verify(&f));
+            Some(pg)
         }
-        _ => println!("ingest_postgres_per_s: skipped (TEST_DATABASE_URL is not set)"),
+        _ => None,
+    };
+
+    println!("raw_verify_per_s: {raw:.0}");
+    println!(
+        "ingest_no_store_per_s: {no_store:.0} ratio {:.2}",
+        no_store / raw
+    );
+    println!("ingest_sqlite_per_s: {sqlite:.0} ratio {:.2}", sqlite / raw);
+    match postgres {
+        Some(pg) => println!("ingest_postgres_per_s: {pg:.0} ratio {:.2}", pg / raw),
+        None => println!("ingest_postgres_per_s: skipped (TEST_DATABASE_URL is not set)"),
     }
 }
