@@ -24,7 +24,7 @@ use settlement::verify::{self, DeviceContext, KeyStatus, VerifyConfig};
 
 const DEVICES: usize = 100;
 const PER_DEVICE: usize = 200;
-const BATCH: usize = 500;
+const BATCH: usize = 1_000;
 const ROUNDS: usize = 3;
 /// 2026-06-21 10:00 UTC; the site is London, so 200 one-minute readings stay in daylight.
 const START_MS: i64 = 1_782_036_000_000;
