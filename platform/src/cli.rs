@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// An external MQTT broker URL (default: the embedded broker).
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+    /// Where the embedded MQTT broker listens (default 127.0.0.1:1884).
+    #[arg(long, value_name = "ADDR")]
+    pub mqtt_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +236,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     // clap already merged `--database` with DATABASE_URL (flag wins).
                     database,
                     mqtt: args.mqtt,
+                    mqtt_listen: args.mqtt_listen,
                 },
             )?;
             crate::serve::run(config)
