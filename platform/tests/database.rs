@@ -290,7 +290,21 @@ fn schema_matches_migrations(db: &TestDb) {
     let store = db.store();
     let mut conn = store.connection().unwrap();
     // Every table of schema.rs; a table added to the migrations must be added here too.
-    let schema = [schema_columns!(accounts), schema_columns!(devices)];
+    let schema = [
+        schema_columns!(accounts),
+        schema_columns!(devices),
+        schema_columns!(settlement_trades),
+        schema_columns!(slot_energy),
+        schema_columns!(ledger_transfers),
+        schema_columns!(ledger_balances),
+        schema_columns!(settlement_runs),
+        schema_columns!(mints),
+        schema_columns!(log_leaves),
+        schema_columns!(log_checkpoints),
+        schema_columns!(report_rows),
+        schema_columns!(emission_factors),
+        schema_columns!(reward_epochs),
+    ];
     let schema_tables: BTreeSet<String> = schema.iter().map(|(t, _)| (*t).to_owned()).collect();
     assert_eq!(
         database_tables(&mut conn),
