@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod error;
 pub mod registry;
+pub mod settle;
 pub mod store;
 
 pub use error::{PlatformError, Result};

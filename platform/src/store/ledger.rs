@@ -282,6 +282,14 @@ pub(crate) fn transfers_after(
         .collect()
 }
 
+/// The seq of the newest stored transfer (0 when there is none).
+pub(crate) fn max_seq(conn: &mut AnyConnection) -> Result<i64> {
+    let max: Option<i64> = ledger_transfers::table
+        .select(diesel::dsl::max(ledger_transfers::seq))
+        .first(conn)?;
+    Ok(max.unwrap_or(0))
+}
+
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = ledger_balances)]
 struct BalanceRow {

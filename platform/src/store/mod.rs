@@ -19,10 +19,10 @@ macro_rules! per_backend {
 mod accounts;
 mod connection;
 mod devices;
-mod ledger;
-mod log;
+pub(crate) mod ledger;
+pub(crate) mod log;
 pub mod schema;
-mod settlement;
+pub(crate) mod settlement;
 
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 pub use ledger::{PendingState, StoredTransfer};
