@@ -13,6 +13,7 @@ use crate::registry::{
     parse_device_id, parse_public_key, AccountName, Device, DeviceState, Latitude, Location,
     Longitude, NameplateW, NewDevice, Zone, DEFAULT_OWNER, DEFAULT_ZONE,
 };
+use crate::settle::commands as settle_cmd;
 use crate::store::Store;
 
 /// Used when neither `--database` nor `DATABASE_URL` is given: a SQLite file in the working
@@ -46,6 +47,18 @@ pub enum Command {
     /// Register, list and revoke devices (meters and inverters with their own signing key).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Settle one (zone, slot): ledger, mints, log leaves, report row, signed checkpoint.
+    Settle(settle_cmd::SettleArgs),
+    /// Settlement report rows as CSV or JSON (and a day's SVG chart).
+    Report(settle_cmd::ReportArgs),
+    /// Check an exported transparency log offline (no database needed).
+    VerifyLog(settle_cmd::VerifyLogArgs),
+    /// The transparency log.
+    #[command(subcommand)]
+    Log(settle_cmd::LogCommand),
+    /// The emission factor table.
+    #[command(subcommand)]
+    Factors(settle_cmd::FactorsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +142,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Device(command) => {
             let store = Store::open(&cli.database)?;
             run_device(&store, command, out)
+        }
+        Command::Settle(args) => {
+            settle_cmd::run_settle(Store::open(&cli.database)?, args, now_ms(), out)
+        }
+        Command::Report(args) => settle_cmd::run_report(&Store::open(&cli.database)?, args, out),
+        Command::VerifyLog(args) => settle_cmd::run_verify_log(args, out),
+        Command::Log(command) => settle_cmd::run_log(Store::open(&cli.database)?, command, out),
+        Command::Factors(command) => {
+            settle_cmd::run_factors(&Store::open(&cli.database)?, command, now_ms(), out)
         }
     }
 }

@@ -76,7 +76,9 @@ pub enum PlatformError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("settlement run {version} of zone {zone} slot {slot_start_ms} cannot be made: {reason}")]
+    #[error(
+        "settlement run {version} of zone {zone} slot {slot_start_ms} cannot be made: {reason}"
+    )]
     RunVersion {
         zone: String,
         slot_start_ms: i64,

@@ -142,7 +142,13 @@ mod tests {
         let svg = render_day(day, "sunmesh 2026-05-28", &series).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..80.min(svg.len())]);
         assert!(svg.contains("sunmesh 2026-05-28"));
-        for name in ["production", "consumption", "traded", "delivered", "kWh per slot"] {
+        for name in [
+            "production",
+            "consumption",
+            "traded",
+            "delivered",
+            "kWh per slot",
+        ] {
             assert!(svg.contains(name), "missing {name}");
         }
         assert!(svg.matches("<polyline").count() >= 4);

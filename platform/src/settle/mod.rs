@@ -9,6 +9,7 @@
 
 mod book;
 pub mod chart;
+pub mod commands;
 mod inputs;
 pub mod keys;
 pub mod report;

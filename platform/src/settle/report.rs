@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use settlement::report::{attribute_rewards, to_csv, to_json, ReportRow};
 
 use crate::error::Result;
-use crate::store::{StoredReportRow, Store};
+use crate::store::{Store, StoredReportRow};
 
 /// The CSV header of a platform report.
 pub fn csv_header() -> String {

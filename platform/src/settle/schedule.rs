@@ -44,7 +44,12 @@ pub fn due_slots(now_ms: i64, config: &ScheduleConfig) -> Vec<i64> {
     };
     let last_start = latest_end.div_euclid(len) * len - len;
     let earliest = now_ms.saturating_sub(config.lookback_ms.max(0));
-    let first_start = earliest.div_euclid(len) * len + if earliest.rem_euclid(len) == 0 { 0 } else { len };
+    let first_start = earliest.div_euclid(len) * len
+        + if earliest.rem_euclid(len) == 0 {
+            0
+        } else {
+            len
+        };
     let mut slots = Vec::new();
     let mut s = last_start;
     while s >= first_start && slots.len() < MAX_DUE_SLOTS {

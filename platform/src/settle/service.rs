@@ -227,7 +227,10 @@ impl Settlement {
                 return Err(version_err(if latest >= version {
                     format!("run {latest} exists; reconcile with version {}", latest + 1)
                 } else {
-                    format!("the latest run is {latest}; settle version {} first", latest + 1)
+                    format!(
+                        "the latest run is {latest}; settle version {} first",
+                        latest + 1
+                    )
                 }));
             }
             let prior = self.rebuild(&stored, &inputs.trades)?;
@@ -249,7 +252,8 @@ impl Settlement {
             book.check()?;
             let first_leaf = book.append(conn, &run.log_leaves, now_ms)?;
             self.store_run(conn, &run, &inputs, first_leaf, now_ms)?;
-            let checkpoint = book.checkpoint(conn, &self.signer, &self.config.log_origin, now_ms)?;
+            let checkpoint =
+                book.checkpoint(conn, &self.signer, &self.config.log_origin, now_ms)?;
             Ok(RunOutcome::Settled {
                 transfers: run.transfers.len(),
                 leaves: run.log_leaves.len(),
@@ -467,9 +471,10 @@ impl Settlement {
         })
     }
 
-    /// Settles every due slot of every active zone that has no initial run yet, then every
-    /// ended epoch not yet distributed (from the first epoch in the look-back window). What the
-    /// platform's interval task calls; returns what it settled.
+    /// Settles every due slot that has trades or energy and no initial run yet, then every
+    /// epoch whose slots are all due, not yet distributed, from the epoch holding the oldest
+    /// slot of the look-back window. What the platform's interval task calls; returns the
+    /// runs it made.
     pub fn settle_due(
         &self,
         now_ms: i64,
@@ -480,22 +485,34 @@ impl Settlement {
         let (Some(&first), Some(&last)) = (slots.first(), slots.last()) else {
             return Ok(done);
         };
-        for zone in self.store.active_zones(first, last + schedule.slot_len_ms)? {
-            let settled = self.store.settled_slots(&zone, &slots)?;
-            for &slot in &slots {
+        let active = self
+            .store
+            .active_slots(first, last + schedule.slot_len_ms)?;
+        let mut zones: Vec<&str> = active.iter().map(|(z, _)| z.as_str()).collect();
+        zones.dedup();
+        for zone in zones {
+            let candidates: Vec<i64> = active
+                .iter()
+                .filter(|(z, _)| z == zone)
+                .map(|(_, s)| *s)
+                .collect();
+            let settled = self.store.settled_slots(zone, &candidates)?;
+            for slot in candidates {
                 if settled.binary_search(&slot).is_ok() {
                     continue;
                 }
-                let outcome = self.run_slot(&zone, slot, now_ms, 1)?;
-                done.push((zone.clone(), slot, outcome));
+                let outcome = self.run_slot(zone, slot, now_ms, 1)?;
+                done.push((zone.to_owned(), slot, outcome));
             }
         }
+        // An epoch's last slot is due `late_reading_ms` after the epoch ends.
         let calendar = self.config.epochs;
-        if let (Some(from), Some(now_epoch)) = (
+        let complete = now_ms.saturating_sub(schedule.late_reading_ms.max(0));
+        if let (Some(from), Some(current)) = (
             calendar.epoch_of(first.max(calendar.genesis_ms)),
-            calendar.epoch_of(now_ms),
+            calendar.epoch_of(complete),
         ) {
-            for epoch in from..now_epoch {
+            for epoch in from..current {
                 self.settle_epoch(epoch, now_ms)?;
             }
         }
@@ -540,6 +557,8 @@ impl Settlement {
 
     /// Signs a checkpoint of the log as it is now, if the newest stored one is older.
     pub fn sign_checkpoint(&self, now_ms: i64) -> Result<SignedCheckpoint> {
-        self.write(|conn, book| book.checkpoint(conn, &self.signer, &self.config.log_origin, now_ms))
+        self.write(|conn, book| {
+            book.checkpoint(conn, &self.signer, &self.config.log_origin, now_ms)
+        })
     }
 }

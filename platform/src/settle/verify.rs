@@ -47,7 +47,9 @@ pub fn export_log(
     let mut from = 0;
     while from < checkpoint.size {
         let leaves = store.log_leaves(from, checkpoint.size)?;
-        let Some((last, _)) = leaves.last() else { break };
+        let Some((last, _)) = leaves.last() else {
+            break;
+        };
         from = last + 1;
         for (_, leaf) in leaves {
             text.extend_from_slice(&leaf);
@@ -94,13 +96,12 @@ pub fn verify_files(
         })
     };
     let leaves_bytes = read(leaves)?;
-    let checkpoint_text = String::from_utf8(read(checkpoint)?).map_err(|_| {
-        PlatformError::InvalidArgument {
+    let checkpoint_text =
+        String::from_utf8(read(checkpoint)?).map_err(|_| PlatformError::InvalidArgument {
             what: "checkpoint",
             input: checkpoint.display().to_string(),
             reason: "not UTF-8 text".into(),
-        }
-    })?;
+        })?;
     let key_path = Path::new(key);
     let key_text = if key_path.is_file() {
         String::from_utf8_lossy(&read(key_path)?).into_owned()
@@ -118,9 +119,7 @@ pub fn verify_files(
         .unwrap_or_default();
     let verifier = verifier(name, public_key, &fallback);
     let earlier_text = earlier
-        .map(|p| {
-            read(p).map(|b| String::from_utf8_lossy(&b).into_owned())
-        })
+        .map(|p| read(p).map(|b| String::from_utf8_lossy(&b).into_owned()))
         .transpose()?;
     verify_log_export(
         &split_leaves(&leaves_bytes),

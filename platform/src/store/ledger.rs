@@ -51,7 +51,9 @@ pub(crate) fn owner_columns(owner: Owner) -> Result<(&'static str, i64)> {
 
 fn owner_from(kind: &str, id: i64) -> Option<Owner> {
     match kind {
-        "participant" => u64::try_from(id).ok().map(|id| Owner::Participant(AccountId(id))),
+        "participant" => u64::try_from(id)
+            .ok()
+            .map(|id| Owner::Participant(AccountId(id))),
         "issuance" => Some(Owner::Issuance),
         "escrow" => Some(Owner::Escrow),
         "rounding" => Some(Owner::Rounding),
@@ -240,7 +242,10 @@ pub(crate) fn insert_transfers(
             code: t.code as i32,
             zone: zone.to_owned(),
             slot_start_ms: refs.slot_start_ms,
-            trade_id: refs.trade_id.map(|v| id_to_i64("trade id", v)).transpose()?,
+            trade_id: refs
+                .trade_id
+                .map(|v| id_to_i64("trade id", v))
+                .transpose()?,
             reading_first: refs
                 .reading_range
                 .map(|r| id_to_i64("reading sequence", r.0))

@@ -130,10 +130,7 @@ impl Store {
             .order(log_leaves::leaf_index)
             .select((log_leaves::leaf_index, log_leaves::leaf))
             .load(&mut self.connection()?)?;
-        Ok(rows
-            .into_iter()
-            .map(|(i, leaf)| (i as u64, leaf))
-            .collect())
+        Ok(rows.into_iter().map(|(i, leaf)| (i as u64, leaf)).collect())
     }
 
     pub fn log_size(&self) -> Result<u64> {

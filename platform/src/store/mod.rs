@@ -24,11 +24,11 @@ pub(crate) mod log;
 pub mod schema;
 pub(crate) mod settlement;
 
+pub(crate) use connection::write_transaction;
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 pub use ledger::{PendingState, StoredTransfer};
 pub use log::{StoredCheckpoint, MAX_LEAVES_PER_READ};
 pub use settlement::{RewardEpochRow, StoredReportRow, StoredRun};
-pub(crate) use connection::write_transaction;
 
 use diesel::r2d2::{Pool, PooledConnection};
 

@@ -194,25 +194,26 @@ impl Store {
         })
     }
 
-    /// Zones with trades or energy in slots `[from_ms, to_ms)`.
-    pub fn active_zones(&self, from_ms: i64, to_ms: i64) -> Result<Vec<String>> {
+    /// The (zone, slot) pairs with trades or energy among slots starting in
+    /// `[from_ms, to_ms)`, sorted.
+    pub fn active_slots(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64)>> {
         let mut conn = self.connection()?;
-        let mut zones: Vec<String> = settlement_trades::table
+        let mut slots: Vec<(String, i64)> = settlement_trades::table
             .filter(settlement_trades::slot_start_ms.ge(from_ms))
             .filter(settlement_trades::slot_start_ms.lt(to_ms))
-            .select(settlement_trades::zone)
+            .select((settlement_trades::zone, settlement_trades::slot_start_ms))
             .distinct()
             .load(&mut conn)?;
-        let energy: Vec<String> = slot_energy::table
+        let energy: Vec<(String, i64)> = slot_energy::table
             .filter(slot_energy::slot_start_ms.ge(from_ms))
             .filter(slot_energy::slot_start_ms.lt(to_ms))
-            .select(slot_energy::zone)
+            .select((slot_energy::zone, slot_energy::slot_start_ms))
             .distinct()
             .load(&mut conn)?;
-        zones.extend(energy);
-        zones.sort();
-        zones.dedup();
-        Ok(zones)
+        slots.extend(energy);
+        slots.sort();
+        slots.dedup();
+        Ok(slots)
     }
 }
 
