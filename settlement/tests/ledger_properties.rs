@@ -8,10 +8,11 @@ use proptest::prelude::*;
 use settlement::allocation::{escrow_amount, settle_slot, MeterInput, SlotInputs, TradeInput};
 use settlement::carbon::carbon_grams;
 use settlement::ledger::{
-    Account, AccountId, Applied, Code, Ledger, LedgerError, LedgerId, Owner, References, Transfer,
-    TransferId, TransferKind,
+    Account, AccountId, Applied, Code, Ledger, LedgerId, Owner, References, Transfer, TransferId,
+    TransferKind,
 };
 use settlement::merkle::validate_leaf;
+use settlement::SettlementError;
 
 const PARTIES: u64 = 6;
 
@@ -240,7 +241,7 @@ proptest! {
                     let mut t = applied[i % applied.len()].clone();
                     if mutate {
                         t.amount += 1;
-                        prop_assert_eq!(ledger.apply(&t), Err(LedgerError::IdConflict { id: t.id }));
+                        prop_assert_eq!(ledger.apply(&t), Err(SettlementError::IdConflict { id: t.id }));
                     } else {
                         let replayed = matches!(ledger.apply(&t), Ok(Applied::AlreadyApplied { .. }));
                         prop_assert!(replayed);
@@ -304,7 +305,7 @@ fn pending_transfers_resolve_exactly_once() {
     };
     assert!(matches!(
         ledger.apply(&over),
-        Err(LedgerError::InsufficientFunds { .. })
+        Err(SettlementError::InsufficientFunds { .. })
     ));
     let post = Transfer {
         id: TransferId(3),
@@ -326,7 +327,7 @@ fn pending_transfers_resolve_exactly_once() {
     };
     assert!(matches!(
         ledger.apply(&void),
-        Err(LedgerError::PendingAlreadyResolved {
+        Err(SettlementError::PendingAlreadyResolved {
             state: "posted",
             ..
         })
@@ -346,7 +347,7 @@ fn pending_transfers_resolve_exactly_once() {
     };
     assert!(matches!(
         ledger.apply(&post_more),
-        Err(LedgerError::PostExceedsPending { .. })
+        Err(SettlementError::PostExceedsPending { .. })
     ));
     let wrong_accounts = Transfer {
         id: TransferId(7),
@@ -358,7 +359,7 @@ fn pending_transfers_resolve_exactly_once() {
     };
     assert!(matches!(
         ledger.apply(&wrong_accounts),
-        Err(LedgerError::PendingAccountsMismatch { .. })
+        Err(SettlementError::PendingAccountsMismatch { .. })
     ));
     let cross_ledger = Transfer {
         id: TransferId(8),
@@ -369,7 +370,7 @@ fn pending_transfers_resolve_exactly_once() {
     };
     assert!(matches!(
         ledger.apply(&cross_ledger),
-        Err(LedgerError::LedgerMismatch { .. })
+        Err(SettlementError::LedgerMismatch { .. })
     ));
     ledger.check_invariants().expect("invariants");
 }

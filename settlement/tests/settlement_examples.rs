@@ -8,8 +8,9 @@
 mod common;
 
 use common::*;
-use settlement::allocation::{settle_slot, SettlementError, SettlementRun, SlotInputs};
+use settlement::allocation::{settle_slot, SettlementRun, SlotInputs};
 use settlement::ledger::{Account, AccountId, Applied, Ledger, LedgerId, Owner};
+use settlement::SettlementError;
 
 const FUNDS: u128 = 1_000_000;
 

@@ -6,10 +6,11 @@ mod common;
 use common::*;
 use settlement::allocation::settle_slot;
 use settlement::merkle::{
-    leaf_hash, verify_inclusion, verify_log_export, Checkpoint, LogError, LogSigner, Tree,
+    leaf_hash, verify_inclusion, verify_log_export, Checkpoint, LogSigner, Tree,
 };
 use settlement::report::{attribute_rewards, to_csv, to_json, CSV_HEADER};
 use settlement::rewards::{settle_epoch_rewards, EpochCalendar, PoolSchedule};
+use settlement::SettlementError;
 
 const ORIGIN: &str = "sunmesh.test/log";
 
@@ -95,7 +96,7 @@ fn a_changed_removed_or_reordered_leaf_is_rejected() {
     assert_ne!(changed[1], leaves[1]);
     assert!(matches!(
         verify_log_export(&changed, &latest, &key, None),
-        Err(LogError::CheckpointRootMismatch { .. })
+        Err(SettlementError::CheckpointRootMismatch { .. })
     ));
     // Changed into an invalid record: the grams no longer follow from the export.
     let mut forged = leaves.clone();
@@ -106,21 +107,21 @@ fn a_changed_removed_or_reordered_leaf_is_rejected() {
     assert_ne!(forged[0], leaves[0]);
     assert!(matches!(
         verify_log_export(&forged, &latest, &key, None),
-        Err(LogError::BadLeaf { index: 0, .. })
+        Err(SettlementError::BadLeaf { index: 0, .. })
     ));
     // Removed.
     let mut removed = leaves.clone();
     removed.remove(3);
     assert!(matches!(
         verify_log_export(&removed, &latest, &key, None),
-        Err(LogError::SizeMismatch { .. })
+        Err(SettlementError::SizeMismatch { .. })
     ));
     // Reordered.
     let mut reordered = leaves.clone();
     reordered.swap(0, 1);
     assert!(matches!(
         verify_log_export(&reordered, &latest, &key, None),
-        Err(LogError::CheckpointRootMismatch { .. })
+        Err(SettlementError::CheckpointRootMismatch { .. })
     ));
 }
 
@@ -133,7 +134,7 @@ fn bad_signatures_and_rewritten_history_are_rejected() {
     let other_key = LogSigner::from_seed(ORIGIN, &[43u8; 32]).expect("signer");
     assert_eq!(
         verify_log_export(&leaves, &latest, &other_key.verifier(), None),
-        Err(LogError::BadSignature)
+        Err(SettlementError::BadSignature)
     );
     // Flip one character of the signature's base64.
     let sig_at = latest.rfind(' ').expect("signature line") + 10;
@@ -142,20 +143,20 @@ fn bad_signatures_and_rewritten_history_are_rejected() {
     let tampered = String::from_utf8(tampered).expect("utf8");
     assert_eq!(
         verify_log_export(&leaves, &tampered, &key, None),
-        Err(LogError::BadSignature)
+        Err(SettlementError::BadSignature)
     );
     // An earlier checkpoint of a different history (first leaf dropped), properly signed.
     let forked = checkpoint_text(&leaves[1..5]);
     assert_eq!(
         verify_log_export(&leaves, &latest, &key, Some(&forked)),
-        Err(LogError::Inconsistent { size: 4 })
+        Err(SettlementError::Inconsistent { size: 4 })
     );
     // An "earlier" checkpoint larger than the log.
     let mut longer = leaves.clone();
     longer.push(leaves[0].clone());
     assert!(matches!(
         verify_log_export(&leaves, &latest, &key, Some(&checkpoint_text(&longer))),
-        Err(LogError::SizeDecreased { .. })
+        Err(SettlementError::SizeDecreased { .. })
     ));
 }
 

@@ -29,8 +29,6 @@ mod postings;
 mod records;
 mod run;
 
-use thiserror::Error;
-
 use crate::carbon::EmissionFactor;
 use crate::ledger::AccountId;
 
@@ -107,30 +105,4 @@ impl Default for SettlementConfig {
             methodology_version: METHODOLOGY_VERSION.to_string(),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SettlementError {
-    #[error("trade {0} appears twice in the slot's inputs; pass each trade once")]
-    DuplicateTrade(u64),
-    #[error("trade {0} has the same seller and buyer; the exchange must prevent self-trades")]
-    SelfTrade(u64),
-    #[error("participant {0} has two meter entries; sum a participant's meters into one entry")]
-    DuplicateMeter(AccountId),
-    #[error("slot length must be positive, got {0} ms")]
-    BadSlotLength(i64),
-    #[error("emission factor is for zone {factor_zone} valid [{from}, {to}) but the slot is zone {zone} at {slot}; look up the factor for this slot")]
-    FactorMismatch {
-        factor_zone: String,
-        from: i64,
-        to: i64,
-        zone: String,
-        slot: i64,
-    },
-    #[error("run version {version} is invalid: {reason}")]
-    RunVersion { version: u32, reason: &'static str },
-    #[error("reconciliation inputs differ from the earlier run in trade {0}; trades are fixed at gate closure, only readings may change")]
-    TradesChanged(u64),
-    #[error("amounts overflow 64-bit totals in this slot")]
-    Overflow,
 }

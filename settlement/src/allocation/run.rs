@@ -4,10 +4,11 @@ use super::delivery::{delivered_wh, shortfall_charge, trade_value, DeliveryFacto
 use super::escrow::escrow_amount;
 use super::postings::build_transfers;
 use super::records::build_leaves;
-use super::{MeterInput, QualityCounts, SettlementConfig, SettlementError, SlotInputs, TradeInput};
+use super::{MeterInput, QualityCounts, SettlementConfig, SlotInputs, TradeInput};
 use crate::carbon::{carbon_grams, EmissionFactor};
 use crate::ledger::{AccountId, Transfer, TransferId};
 use crate::report::ReportRow;
+use crate::SettlementError;
 
 /// Which side of its trades a party's shortfall is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -167,7 +168,7 @@ pub fn settle_slot(
         totals.traded_amount_micro = totals
             .traded_amount_micro
             .checked_add(paid)
-            .ok_or(SettlementError::Overflow)?;
+            .ok_or(SettlementError::SlotOverflow)?;
         deliveries.push(Delivery {
             trade: **t,
             delivered_wh: delivered,
@@ -186,7 +187,8 @@ pub fn settle_slot(
             (Role::Buyer, p.bought, m.map_or(0, |m| m.metered_import_wh)),
         ];
         for (role, contracted, metered) in sides {
-            let contracted = u64::try_from(contracted).map_err(|_| SettlementError::Overflow)?;
+            let contracted =
+                u64::try_from(contracted).map_err(|_| SettlementError::SlotOverflow)?;
             let shortfall = contracted.saturating_sub(metered);
             let prior_charge = prior.map_or(0, |r| prior_charge(r, p.account, role));
             if shortfall == 0 && prior_charge == 0 {
@@ -197,7 +199,7 @@ pub fn settle_slot(
             totals.imbalance_amount_micro = totals
                 .imbalance_amount_micro
                 .checked_add(charge)
-                .ok_or(SettlementError::Overflow)?;
+                .ok_or(SettlementError::SlotOverflow)?;
             imbalances.push(Imbalance {
                 account: p.account,
                 role,
@@ -358,7 +360,7 @@ fn prior_grams(prior: &SettlementRun, account: AccountId) -> u128 {
 }
 
 fn add(a: u64, b: u64) -> Result<u64, SettlementError> {
-    a.checked_add(b).ok_or(SettlementError::Overflow)
+    a.checked_add(b).ok_or(SettlementError::SlotOverflow)
 }
 
 pub(super) fn signed(x: u128) -> i128 {

@@ -5,7 +5,7 @@
 //! The factor table is imported from CSV (see `data/emission_factors.csv`); every mint records
 //! the factor it used, so a credit can be traced to its source and version.
 
-use thiserror::Error;
+use crate::SettlementError;
 
 /// Which kind of grid factor a row is; the choice changes results materially.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,24 +55,6 @@ impl EmissionFactor {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CarbonError {
-    #[error("emission factor CSV line {line}: {message}")]
-    Csv { line: usize, message: String },
-    #[error("emission factor CSV line {line}: zone {zone} {kind} overlaps an earlier row; give each (zone, kind) disjoint validity windows")]
-    Overlap {
-        line: usize,
-        zone: String,
-        kind: &'static str,
-    },
-    #[error("no {kind} emission factor for zone {zone} at {at_ms} ms; import a table that covers this interval")]
-    NoFactor {
-        zone: String,
-        kind: &'static str,
-        at_ms: i64,
-    },
-}
-
 pub const CSV_HEADER: &str = "zone,valid_from,valid_to,kind,source,version,g_co2e_per_mwh";
 
 /// The emission factors a settlement can choose from.
@@ -89,7 +71,7 @@ impl FactorTable {
     /// Parses the CSV form: a header line equal to [`CSV_HEADER`], then one factor per line.
     /// Blank lines and lines starting with `#` are skipped; fields may be double-quoted
     /// (with `""` for a quote) so sources can contain commas.
-    pub fn from_csv(text: &str) -> Result<Self, CarbonError> {
+    pub fn from_csv(text: &str) -> Result<Self, SettlementError> {
         let mut table = FactorTable::default();
         let mut header_seen = false;
         for (index, raw) in text.lines().enumerate() {
@@ -141,7 +123,7 @@ impl FactorTable {
                     && row.valid_from_ms < r.valid_to_ms
             });
             if overlaps {
-                return Err(CarbonError::Overlap {
+                return Err(SettlementError::FactorOverlap {
                     line,
                     zone: row.zone,
                     kind: row.kind.name(),
@@ -161,11 +143,11 @@ impl FactorTable {
         zone: &str,
         kind: FactorKind,
         at_ms: i64,
-    ) -> Result<&EmissionFactor, CarbonError> {
+    ) -> Result<&EmissionFactor, SettlementError> {
         self.rows
             .iter()
             .find(|r| r.zone == zone && r.kind == kind && r.covers(at_ms))
-            .ok_or_else(|| CarbonError::NoFactor {
+            .ok_or_else(|| SettlementError::NoFactor {
                 zone: zone.to_string(),
                 kind: kind.name(),
                 at_ms,
@@ -178,11 +160,11 @@ pub fn carbon_grams(exported_wh: u64, g_per_mwh: u64) -> u128 {
     u128::from(exported_wh) * u128::from(g_per_mwh) / 1_000_000
 }
 
-fn csv_err(line: usize, message: String) -> CarbonError {
-    CarbonError::Csv { line, message }
+fn csv_err(line: usize, message: String) -> SettlementError {
+    SettlementError::FactorCsv { line, message }
 }
 
-fn non_empty(field: &str, what: &str, line: usize) -> Result<String, CarbonError> {
+fn non_empty(field: &str, what: &str, line: usize) -> Result<String, SettlementError> {
     if field.is_empty() {
         Err(csv_err(line, format!("{what} is empty")))
     } else {
@@ -345,7 +327,7 @@ mod tests {
         );
         assert!(matches!(
             FactorTable::from_csv(&overlap),
-            Err(CarbonError::Overlap { line: 3, .. })
+            Err(SettlementError::FactorOverlap { line: 3, .. })
         ));
         let cases = [
             "zone,from\n".to_string(),
@@ -358,7 +340,10 @@ mod tests {
         ];
         for case in cases {
             assert!(
-                matches!(FactorTable::from_csv(&case), Err(CarbonError::Csv { .. })),
+                matches!(
+                    FactorTable::from_csv(&case),
+                    Err(SettlementError::FactorCsv { .. })
+                ),
                 "{case}"
             );
         }

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Account, LedgerError, LedgerId, Transfer, TransferId, TransferKind};
+use super::{Account, LedgerId, Transfer, TransferId, TransferKind};
+use crate::SettlementError;
 
 /// An account's four running totals, TigerBeetle-style.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,11 +42,11 @@ pub enum Applied {
 }
 
 /// A batch failed at `index`; every earlier transfer of the batch was rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("transfer #{index} of the batch failed and the batch was rolled back: {error}")]
 pub struct BatchError {
     pub index: usize,
-    pub error: LedgerError,
+    pub error: SettlementError,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +92,8 @@ impl Ledger {
     }
 
     /// Applies one transfer. A transfer id seen before with identical content is a no-op;
-    /// with different content it is [`LedgerError::IdConflict`].
-    pub fn apply(&mut self, transfer: &Transfer) -> Result<Applied, LedgerError> {
+    /// with different content it is [`SettlementError::IdConflict`].
+    pub fn apply(&mut self, transfer: &Transfer) -> Result<Applied, SettlementError> {
         self.apply_inner(transfer).map(|(applied, _)| applied)
     }
 
@@ -133,24 +134,24 @@ impl Ledger {
         }
     }
 
-    fn apply_inner(&mut self, t: &Transfer) -> Result<(Applied, Option<Undo>), LedgerError> {
+    fn apply_inner(&mut self, t: &Transfer) -> Result<(Applied, Option<Undo>), SettlementError> {
         if let Some((existing, moved)) = self.transfers.get(&t.id) {
             return if existing == t {
                 Ok((Applied::AlreadyApplied { moved: *moved }, None))
             } else {
-                Err(LedgerError::IdConflict { id: t.id })
+                Err(SettlementError::IdConflict { id: t.id })
             };
         }
         let id = t.id;
         if t.debit.ledger != t.credit.ledger {
-            return Err(LedgerError::LedgerMismatch {
+            return Err(SettlementError::LedgerMismatch {
                 id,
                 debit: t.debit.ledger.name(),
                 credit: t.credit.ledger.name(),
             });
         }
         if t.debit == t.credit {
-            return Err(LedgerError::SameAccount { id });
+            return Err(SettlementError::SameAccount { id });
         }
         let mut debit = self.balance(&t.debit);
         let mut credit = self.balance(&t.credit);
@@ -158,17 +159,17 @@ impl Ledger {
             (t.debit, self.accounts.get(&t.debit).copied()),
             (t.credit, self.accounts.get(&t.credit).copied()),
         ];
-        let overflow = || LedgerError::Overflow { id };
+        let overflow = || SettlementError::TransferOverflow { id };
         let add = |a: u128, b: u128| a.checked_add(b).ok_or_else(overflow);
         let unbounded = t.debit.owner.may_go_negative();
         let mut pending_change = None;
         let moved = match t.kind {
             TransferKind::Posted | TransferKind::Pending => {
                 if t.amount == 0 {
-                    return Err(LedgerError::ZeroAmount { id });
+                    return Err(SettlementError::ZeroAmount { id });
                 }
                 if !unbounded && debit.available() < t.amount {
-                    return Err(LedgerError::InsufficientFunds {
+                    return Err(SettlementError::InsufficientFunds {
                         id,
                         account: t.debit,
                         available: debit.available(),
@@ -187,7 +188,7 @@ impl Ledger {
             }
             TransferKind::BalancingDebit => {
                 if t.amount == 0 {
-                    return Err(LedgerError::ZeroAmount { id });
+                    return Err(SettlementError::ZeroAmount { id });
                 }
                 let moved = if unbounded {
                     t.amount
@@ -202,10 +203,10 @@ impl Ledger {
                 let pending = self.open_pending(t, pending_id)?;
                 let is_post = matches!(t.kind, TransferKind::PostPending { .. });
                 if is_post && t.amount == 0 {
-                    return Err(LedgerError::ZeroAmount { id });
+                    return Err(SettlementError::ZeroAmount { id });
                 }
                 if t.amount > pending.amount {
-                    return Err(LedgerError::PostExceedsPending {
+                    return Err(SettlementError::PostExceedsPending {
                         id,
                         pending_id,
                         amount: t.amount,
@@ -240,8 +241,12 @@ impl Ledger {
         Ok((Applied::Applied { moved }, Some(undo)))
     }
 
-    fn open_pending(&self, t: &Transfer, pending_id: TransferId) -> Result<&Transfer, LedgerError> {
-        let not_found = LedgerError::PendingNotFound {
+    fn open_pending(
+        &self,
+        t: &Transfer,
+        pending_id: TransferId,
+    ) -> Result<&Transfer, SettlementError> {
+        let not_found = SettlementError::PendingNotFound {
             id: t.id,
             pending_id,
         };
@@ -254,13 +259,13 @@ impl Ledger {
         match self.pending.get(&pending_id) {
             Some(PendingState::Open) => {}
             Some(PendingState::Posted) => {
-                return Err(LedgerError::PendingAlreadyResolved {
+                return Err(SettlementError::PendingAlreadyResolved {
                     pending_id,
                     state: "posted",
                 })
             }
             Some(PendingState::Voided) => {
-                return Err(LedgerError::PendingAlreadyResolved {
+                return Err(SettlementError::PendingAlreadyResolved {
                     pending_id,
                     state: "voided",
                 })
@@ -268,7 +273,7 @@ impl Ledger {
             None => return Err(not_found),
         }
         if pending.debit != t.debit || pending.credit != t.credit {
-            return Err(LedgerError::PendingAccountsMismatch {
+            return Err(SettlementError::PendingAccountsMismatch {
                 id: t.id,
                 pending_id,
             });
@@ -284,7 +289,7 @@ impl Ledger {
     /// Checks, per ledger, that the balances sum to zero (posted and pending), and that no
     /// account outside the issuance class is below zero. Settlement runs call this after
     /// applying; a property test calls it after every step.
-    pub fn check_invariants(&self) -> Result<(), LedgerError> {
+    pub fn check_invariants(&self) -> Result<(), SettlementError> {
         // Per ledger: debits posted, credits posted, debits pending, credits pending.
         let mut totals = [[0u128; 4]; LedgerId::ALL.len()];
         for (account, balance) in &self.accounts {
@@ -300,7 +305,7 @@ impl Ledger {
             ];
             for (total, part) in totals[slot].iter_mut().zip(parts) {
                 *total = total.checked_add(part).ok_or_else(|| {
-                    LedgerError::Invariant(format!(
+                    SettlementError::LedgerInvariant(format!(
                         "{} ledger totals overflow",
                         account.ledger.name()
                     ))
@@ -310,7 +315,7 @@ impl Ledger {
                 && balance.credits_posted
                     < balance.debits_posted.saturating_add(balance.debits_pending)
             {
-                return Err(LedgerError::Invariant(format!(
+                return Err(SettlementError::LedgerInvariant(format!(
                     "{account:?} is below zero: credits {} < debits {} + pending {}",
                     balance.credits_posted, balance.debits_posted, balance.debits_pending
                 )));
@@ -318,7 +323,7 @@ impl Ledger {
         }
         for (ledger, [debits, credits, dp, cp]) in LedgerId::ALL.iter().zip(totals) {
             if debits != credits || dp != cp {
-                return Err(LedgerError::Invariant(format!(
+                return Err(SettlementError::LedgerInvariant(format!(
                     "{} ledger does not sum to zero: debits {debits} credits {credits}, pending {dp}/{cp}",
                     ledger.name()
                 )));

@@ -13,8 +13,6 @@ mod ids;
 
 use std::fmt;
 
-use thiserror::Error;
-
 pub use book::{Applied, Balance, BatchError, Ledger};
 pub use ids::{derive_transfer_id, Purpose};
 
@@ -167,54 +165,4 @@ pub struct Transfer {
     pub kind: TransferKind,
     pub code: Code,
     pub refs: References,
-}
-
-/// Everything a ledger can refuse. Each message says what to fix.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum LedgerError {
-    #[error("transfer {id} reuses an id already applied with different content; derive a fresh id for a different transfer")]
-    IdConflict { id: TransferId },
-    #[error("transfer {id} moves between the {debit} and {credit} ledgers; a transfer stays on one ledger")]
-    LedgerMismatch {
-        id: TransferId,
-        debit: &'static str,
-        credit: &'static str,
-    },
-    #[error("transfer {id} debits and credits the same account")]
-    SameAccount { id: TransferId },
-    #[error("transfer {id} has amount zero; only a void may carry zero")]
-    ZeroAmount { id: TransferId },
-    #[error("transfer {id} needs {needed} from {account:?} which has {available} available; fund the account first")]
-    InsufficientFunds {
-        id: TransferId,
-        account: Account,
-        available: u128,
-        needed: u128,
-    },
-    #[error("transfer {id} refers to pending transfer {pending_id} which does not exist or is not pending")]
-    PendingNotFound {
-        id: TransferId,
-        pending_id: TransferId,
-    },
-    #[error("pending transfer {pending_id} was already {state}; a pending transfer resolves exactly once")]
-    PendingAlreadyResolved {
-        pending_id: TransferId,
-        state: &'static str,
-    },
-    #[error("transfer {id} posts {amount} but pending transfer {pending_id} reserved only {pending_amount}")]
-    PostExceedsPending {
-        id: TransferId,
-        pending_id: TransferId,
-        amount: u128,
-        pending_amount: u128,
-    },
-    #[error("transfer {id} names accounts other than those of pending transfer {pending_id}")]
-    PendingAccountsMismatch {
-        id: TransferId,
-        pending_id: TransferId,
-    },
-    #[error("transfer {id} would overflow an account's 128-bit totals")]
-    Overflow { id: TransferId },
-    #[error("ledger invariant broken: {0}")]
-    Invariant(String),
 }

@@ -15,7 +15,8 @@ use base64::Engine as _;
 use ring::digest;
 use ring::signature::{Ed25519KeyPair, KeyPair, UnparsedPublicKey, ED25519};
 
-use super::{Hash, LogError};
+use super::Hash;
+use crate::SettlementError;
 
 /// The em dash that starts a signature line.
 const SIG_PREFIX: &str = "\u{2014} ";
@@ -39,8 +40,8 @@ impl Checkpoint {
         )
     }
 
-    fn parse_body(body: &str) -> Result<Self, LogError> {
-        let bad = |m: &str| LogError::CheckpointFormat(m.to_string());
+    fn parse_body(body: &str) -> Result<Self, SettlementError> {
+        let bad = |m: &str| SettlementError::CheckpointFormat(m.to_string());
         let lines: Vec<&str> = body
             .strip_suffix('\n')
             .ok_or_else(|| bad("body must end with a newline"))?
@@ -111,8 +112,8 @@ impl SignedCheckpoint {
     }
 
     /// Parses a signed note; the first signature line is taken as the log's own.
-    pub fn parse(text: &str) -> Result<Self, LogError> {
-        let bad = |m: &str| LogError::CheckpointFormat(m.to_string());
+    pub fn parse(text: &str) -> Result<Self, SettlementError> {
+        let bad = |m: &str| SettlementError::CheckpointFormat(m.to_string());
         let (body, signatures) = text
             .split_once("\n\n")
             .ok_or_else(|| bad("missing the blank line between body and signatures"))?;
@@ -173,14 +174,14 @@ pub struct LogSigner {
 
 impl LogSigner {
     /// `name` is the key name on signature lines (by convention the log's origin).
-    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, LogError> {
+    pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, SettlementError> {
         if name.is_empty() || name.contains([' ', '\n', '+']) {
-            return Err(LogError::BadKey(
+            return Err(SettlementError::BadSigningKey(
                 "key name must be non-empty without spaces, newlines or '+'",
             ));
         }
         let key_pair = Ed25519KeyPair::from_seed_unchecked(seed)
-            .map_err(|_| LogError::BadKey("Ed25519 seed rejected"))?;
+            .map_err(|_| SettlementError::BadSigningKey("Ed25519 seed rejected"))?;
         Ok(Self {
             name: name.to_string(),
             key_pair,
@@ -226,17 +227,17 @@ impl LogVerifier {
         }
     }
 
-    pub fn verify(&self, signed: &SignedCheckpoint) -> Result<(), LogError> {
+    pub fn verify(&self, signed: &SignedCheckpoint) -> Result<(), SettlementError> {
         if signed.key_name != self.name || signed.key_id != key_id(&self.name, &self.public_key) {
-            return Err(LogError::BadSignature);
+            return Err(SettlementError::BadSignature);
         }
         UnparsedPublicKey::new(&ED25519, &self.public_key)
             .verify(signed.checkpoint.body().as_bytes(), &signed.signature)
-            .map_err(|_| LogError::BadSignature)
+            .map_err(|_| SettlementError::BadSignature)
     }
 
     /// Parses and verifies a signed checkpoint text in one step.
-    pub fn verify_text(&self, text: &str) -> Result<Checkpoint, LogError> {
+    pub fn verify_text(&self, text: &str) -> Result<Checkpoint, SettlementError> {
         let signed = SignedCheckpoint::parse(text)?;
         self.verify(&signed)?;
         Ok(signed.checkpoint)
@@ -276,15 +277,18 @@ mod tests {
         let text = signer().sign(&checkpoint()).to_text();
         let verifier = signer().verifier();
         let bigger = text.replacen("\n8\n", "\n9\n", 1);
-        assert_eq!(verifier.verify_text(&bigger), Err(LogError::BadSignature));
+        assert_eq!(
+            verifier.verify_text(&bigger),
+            Err(SettlementError::BadSignature)
+        );
         let other = LogSigner::from_seed("sunmesh.example/log", &[8u8; 32]).expect("signer");
         assert_eq!(
             other.verifier().verify_text(&text),
-            Err(LogError::BadSignature)
+            Err(SettlementError::BadSignature)
         );
         let mut signed = SignedCheckpoint::parse(&text).expect("parse");
         signed.signature[10] ^= 1;
-        assert_eq!(verifier.verify(&signed), Err(LogError::BadSignature));
+        assert_eq!(verifier.verify(&signed), Err(SettlementError::BadSignature));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! latest signed checkpoint, the log's public key and optionally an earlier checkpoint the
 //! verifier kept, prove that the leaves are exactly the signed log and that the log only grew.
 
-use super::{validate_leaf, verify_consistency, Hash, LogError, LogVerifier, Tree};
+use super::{validate_leaf, verify_consistency, Hash, LogVerifier, Tree};
+use crate::SettlementError;
 
 /// What a successful verification established.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,17 +28,17 @@ pub fn verify_log_export<L: AsRef<[u8]>>(
     checkpoint: &str,
     key: &LogVerifier,
     earlier: Option<&str>,
-) -> Result<LogSummary, LogError> {
+) -> Result<LogSummary, SettlementError> {
     let current = key.verify_text(checkpoint)?;
     if current.origin != key.name {
-        return Err(LogError::WrongOrigin {
+        return Err(SettlementError::WrongOrigin {
             expected: key.name.clone(),
             actual: current.origin,
         });
     }
     let count = leaves.len() as u64;
     if count != current.size {
-        return Err(LogError::SizeMismatch {
+        return Err(SettlementError::SizeMismatch {
             leaves: count,
             size: current.size,
         });
@@ -49,7 +50,7 @@ pub fn verify_log_export<L: AsRef<[u8]>>(
     }
     let root = tree.root(current.size)?;
     if root != current.root {
-        return Err(LogError::CheckpointRootMismatch {
+        return Err(SettlementError::CheckpointRootMismatch {
             computed: hex::encode(root),
             claimed: hex::encode(current.root),
         });
@@ -59,20 +60,20 @@ pub fn verify_log_export<L: AsRef<[u8]>>(
         Some(text) => {
             let old = key.verify_text(text)?;
             if old.origin != current.origin {
-                return Err(LogError::WrongOrigin {
+                return Err(SettlementError::WrongOrigin {
                     expected: current.origin,
                     actual: old.origin,
                 });
             }
             if old.size > current.size {
-                return Err(LogError::SizeDecreased {
+                return Err(SettlementError::SizeDecreased {
                     size1: old.size,
                     size2: current.size,
                 });
             }
             let proof = tree.consistency_proof(old.size, current.size)?;
             verify_consistency(old.size, current.size, &old.root, &root, &proof)
-                .map_err(|_| LogError::Inconsistent { size: old.size })?;
+                .map_err(|_| SettlementError::Inconsistent { size: old.size })?;
             Some(old.size)
         }
     };

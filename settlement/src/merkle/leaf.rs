@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 
-use super::LogError;
 use crate::carbon::{carbon_grams, EmissionFactor};
 use crate::ledger::{AccountId, TransferId};
+use crate::SettlementError;
 
 pub const LEAF_FORMAT: &str = "sunmesh-leaf/1";
 
@@ -248,8 +248,8 @@ fn canonical(value: &Value) -> Option<Json> {
 
 /// Checks one leaf: canonical `sunmesh-leaf/1` JSON of a known kind, with the fields its
 /// kind requires; a carbon mint's grams must follow from its export and factor.
-pub fn validate_leaf(index: u64, leaf: &[u8]) -> Result<(), LogError> {
-    let bad = |reason: String| LogError::BadLeaf { index, reason };
+pub fn validate_leaf(index: u64, leaf: &[u8]) -> Result<(), SettlementError> {
+    let bad = |reason: String| SettlementError::BadLeaf { index, reason };
     let value: Value = serde_json::from_slice(leaf).map_err(|e| bad(format!("not JSON: {e}")))?;
     match canonical(&value) {
         Some(json) if json.0.as_bytes() == leaf => {}
@@ -260,7 +260,7 @@ pub fn validate_leaf(index: u64, leaf: &[u8]) -> Result<(), LogError> {
         }
     }
     let field = |name: &str| value.get(name);
-    let int = |name: &str| -> Result<i128, LogError> {
+    let int = |name: &str| -> Result<i128, SettlementError> {
         let v = field(name).ok_or_else(|| bad(format!("missing `{name}`")))?;
         v.as_i64()
             .map(i128::from)

@@ -11,8 +11,8 @@ mod export;
 mod leaf;
 mod proof;
 
+use crate::SettlementError;
 use ring::digest;
-use thiserror::Error;
 
 pub use checkpoint::{Checkpoint, LogSigner, LogVerifier, SignedCheckpoint};
 pub use export::{verify_log_export, LogSummary};
@@ -52,39 +52,6 @@ fn to_hash(d: digest::Digest) -> Hash {
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     out
-}
-
-/// Everything the log can refuse; messages say what was wrong and what it means.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum LogError {
-    #[error("leaf index {index} is outside a tree of size {size}")]
-    IndexOutOfRange { index: u64, size: u64 },
-    #[error("tree size {size2} is smaller than {size1}: a log never shrinks")]
-    SizeDecreased { size1: u64, size2: u64 },
-    #[error("proof has {actual} hashes, expected {expected}: it is for another index or size")]
-    ProofLength { expected: usize, actual: usize },
-    #[error("proof does not lead to the expected root: the leaf or the proof was altered")]
-    RootMismatch,
-    #[error("checkpoint text is malformed: {0}")]
-    CheckpointFormat(String),
-    #[error("checkpoint signature does not verify with the platform key: the checkpoint was altered or signed by another key")]
-    BadSignature,
-    #[error("signing key rejected: {0}")]
-    BadKey(&'static str),
-    #[error("checkpoint is for log `{actual}`, expected `{expected}`")]
-    WrongOrigin { expected: String, actual: String },
-    #[error(
-        "export has {leaves} leaves but the checkpoint says {size}: leaves were added or removed"
-    )]
-    SizeMismatch { leaves: u64, size: u64 },
-    #[error("leaves hash to root {computed} but the checkpoint says {claimed}: a leaf was changed, removed or reordered")]
-    CheckpointRootMismatch { computed: String, claimed: String },
-    #[error(
-        "the earlier checkpoint (size {size}) is not a prefix of this log: history was rewritten"
-    )]
-    Inconsistent { size: u64 },
-    #[error("leaf {index} is not a valid record: {reason}")]
-    BadLeaf { index: u64, reason: String },
 }
 
 /// An append-only tree of leaf hashes that keeps every complete subtree, so roots and proofs
@@ -144,9 +111,9 @@ impl Tree {
     }
 
     /// The root over the first `size` leaves.
-    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+    pub fn root(&self, size: u64) -> Result<Hash, SettlementError> {
         if size > self.size() {
-            return Err(LogError::IndexOutOfRange {
+            return Err(SettlementError::IndexOutOfRange {
                 index: size,
                 size: self.size(),
             });
@@ -173,9 +140,9 @@ impl Tree {
     }
 
     /// RFC 6962 §2.1.1 audit path of leaf `index` in the tree of the first `size` leaves.
-    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, SettlementError> {
         if index >= size || size > self.size() {
-            return Err(LogError::IndexOutOfRange { index, size });
+            return Err(SettlementError::IndexOutOfRange { index, size });
         }
         let mut proof = Vec::new();
         self.path(index, 0, size, &mut proof);
@@ -198,15 +165,15 @@ impl Tree {
     }
 
     /// RFC 6962 §2.1.2 consistency proof from the tree of `size1` leaves to that of `size2`.
-    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, LogError> {
+    pub fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, SettlementError> {
         if size2 > self.size() {
-            return Err(LogError::IndexOutOfRange {
+            return Err(SettlementError::IndexOutOfRange {
                 index: size2,
                 size: self.size(),
             });
         }
         if size1 > size2 {
-            return Err(LogError::SizeDecreased { size1, size2 });
+            return Err(SettlementError::SizeDecreased { size1, size2 });
         }
         let mut proof = Vec::new();
         if size1 > 0 && size1 < size2 {

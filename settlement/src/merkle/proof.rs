@@ -1,7 +1,8 @@
 //! Proof verification, following RFC 9162 §2.1.3.2 / §2.1.4.2 in the bit-twiddling form of
 //! transparency-dev/merkle `proof/verify.go`: no tree needed, only hashes.
 
-use super::{node_hash, Hash, LogError};
+use super::{node_hash, Hash};
+use crate::SettlementError;
 
 /// Checks that `leaf_hash` is leaf `index` of the tree of `size` leaves with root `root`.
 pub fn verify_inclusion(
@@ -10,13 +11,13 @@ pub fn verify_inclusion(
     leaf_hash: &Hash,
     proof: &[Hash],
     root: &Hash,
-) -> Result<(), LogError> {
+) -> Result<(), SettlementError> {
     if index >= size {
-        return Err(LogError::IndexOutOfRange { index, size });
+        return Err(SettlementError::IndexOutOfRange { index, size });
     }
     let (inner, border) = decompose(index, size);
     if proof.len() != inner + border {
-        return Err(LogError::ProofLength {
+        return Err(SettlementError::ProofLength {
             expected: inner + border,
             actual: proof.len(),
         });
@@ -26,7 +27,7 @@ pub fn verify_inclusion(
     if &hash == root {
         Ok(())
     } else {
-        Err(LogError::RootMismatch)
+        Err(SettlementError::RootMismatch)
     }
 }
 
@@ -38,13 +39,13 @@ pub fn verify_consistency(
     root1: &Hash,
     root2: &Hash,
     proof: &[Hash],
-) -> Result<(), LogError> {
+) -> Result<(), SettlementError> {
     if size2 < size1 {
-        return Err(LogError::SizeDecreased { size1, size2 });
+        return Err(SettlementError::SizeDecreased { size1, size2 });
     }
     if size1 == size2 || size1 == 0 {
         if !proof.is_empty() {
-            return Err(LogError::ProofLength {
+            return Err(SettlementError::ProofLength {
                 expected: 0,
                 actual: proof.len(),
             });
@@ -53,7 +54,7 @@ pub fn verify_consistency(
         return if size1 == 0 || root1 == root2 {
             Ok(())
         } else {
-            Err(LogError::RootMismatch)
+            Err(SettlementError::RootMismatch)
         };
     }
     let (inner, border) = decompose(size1 - 1, size2);
@@ -67,7 +68,7 @@ pub fn verify_consistency(
         match proof.split_first() {
             Some((first, rest)) => (*first, rest),
             None => {
-                return Err(LogError::ProofLength {
+                return Err(SettlementError::ProofLength {
                     expected: 1 + inner + border,
                     actual: 0,
                 })
@@ -75,7 +76,7 @@ pub fn verify_consistency(
         }
     };
     if rest.len() != inner + border {
-        return Err(LogError::ProofLength {
+        return Err(SettlementError::ProofLength {
             expected: proof.len() - rest.len() + inner + border,
             actual: proof.len(),
         });
@@ -84,12 +85,12 @@ pub fn verify_consistency(
     let hash1 = chain_inner_right(seed, &rest[..inner], mask);
     let hash1 = chain_border_right(hash1, &rest[inner..]);
     if &hash1 != root1 {
-        return Err(LogError::RootMismatch);
+        return Err(SettlementError::RootMismatch);
     }
     let hash2 = chain_inner(seed, &rest[..inner], mask);
     let hash2 = chain_border_right(hash2, &rest[inner..]);
     if &hash2 != root2 {
-        return Err(LogError::RootMismatch);
+        return Err(SettlementError::RootMismatch);
     }
     Ok(())
 }

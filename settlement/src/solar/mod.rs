@@ -6,7 +6,7 @@
 //!   ([`spa`]), ±0.0003° per its authors; our tests reproduce the SPA paper's example to 1e-6°
 //!   and a table of pvlib `spa_python` values (1950–2100, polar, southern, date line) within
 //!   an asserted 1e-5° (measured worst 5e-10°; required: 0.01°).
-//! - [`clear_sky_ghi_wm2`] / [`clear_sky`]: irradiance from [`clear_sky::ineichen`] with a fixed
+//! - [`clear_sky_ghi_wm2`] / [`clear_sky()`]: irradiance from [`clear_sky::ineichen`] with a fixed
 //!   Linke turbidity of 2.0.
 //! - [`interval_sun`]: samples an interval for the night rule and integrates the clear-sky bound.
 //!
@@ -130,7 +130,7 @@ pub fn position(lat_deg: f64, lon_deg: f64, unix_ms: i64) -> SunPosition {
     }
 }
 
-/// Clear-sky irradiance components for a sun position (see [`clear_sky`] module docs).
+/// Clear-sky irradiance components for a sun position (see [`mod@clear_sky`] module docs).
 pub fn clear_sky(sun: &SunPosition) -> ClearSky {
     clear_sky::ineichen(
         sun.zenith_deg,

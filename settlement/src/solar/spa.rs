@@ -98,7 +98,7 @@ fn wrap360(deg: f64) -> f64 {
 }
 
 /// Run the full SPA. Never panics; out-of-range inputs give meaningless (possibly NaN) angles,
-/// so callers validate coordinates first (see [`crate::verify::Site`]).
+/// so callers validate coordinates first (see [`crate::solar::Site`]).
 pub fn spa(input: &SpaInput) -> SpaOutput {
     // 3.1 time scales
     let jd = julian_day(input.unix_ms);
