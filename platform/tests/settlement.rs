@@ -73,16 +73,23 @@ fn prepare(db: &TestDb) -> (Store, Settlement) {
     let table = FactorTable::from_csv(EXAMPLE_FACTORS).expect("example factors");
     store.replace_emission_factors(&table, T0).expect("factors");
     let s = service(db, store.clone());
-    for (n, account) in [2u64, 4].iter().enumerate() {
-        s.deposit(
-            AccountId(*account),
+    let deposits = [
+        (
+            AccountId(2),
             LedgerId::Currency,
             10_000_000,
-            TransferId(0xdead_0000 + n as u128),
-            T0,
-        )
-        .expect("deposit");
-    }
+            TransferId(0xdead_0000),
+        ),
+        (
+            AccountId(4),
+            LedgerId::Currency,
+            10_000_000,
+            TransferId(0xdead_0001),
+        ),
+    ];
+    s.deposit(&deposits, T0).expect("deposit");
+    // Repeating a deposit (same ids) changes nothing.
+    s.deposit(&deposits, T0).expect("repeated deposit");
     s.record_trades(
         ZONE,
         SLOT,

@@ -171,7 +171,12 @@ mod tests {
         // Seeds until the base64 part holds a '+', which must not confuse the parser.
         let signer = (0u8..=255)
             .map(|seed| LogSigner::from_seed("o/log", &[seed; 32]).unwrap())
-            .find(|s| verifier_key_text("o/log", &s.public_key()).matches('+').count() > 2)
+            .find(|s| {
+                verifier_key_text("o/log", &s.public_key())
+                    .matches('+')
+                    .count()
+                    > 2
+            })
             .unwrap();
         let text = verifier_key_text("o/log", &signer.public_key());
         assert_eq!(

@@ -369,30 +369,31 @@ impl Settlement {
         })
     }
 
-    /// Credits `amount` of `ledger` to a participant from issuance (a top-up). `id` is the
-    /// caller's idempotency key: repeating a deposit with the same id changes nothing.
+    /// Credits participants from issuance (top-ups), one transaction for all: each entry is
+    /// (participant, ledger, amount, id). The id is the caller's idempotency key: repeating a
+    /// deposit with the same id changes nothing.
     pub fn deposit(
         &self,
-        account: AccountId,
-        ledger: LedgerId,
-        amount: u128,
-        id: TransferId,
+        deposits: &[(AccountId, LedgerId, u128, TransferId)],
         now_ms: i64,
     ) -> Result<()> {
-        let transfer = Transfer {
-            id,
-            debit: Account::new(Owner::Issuance, ledger),
-            credit: Account::participant(account, ledger),
-            amount,
-            kind: TransferKind::Posted,
-            code: Code::Deposit,
-            refs: References {
-                slot_start_ms: now_ms,
-                ..References::default()
-            },
-        };
+        let transfers: Vec<Transfer> = deposits
+            .iter()
+            .map(|&(account, ledger, amount, id)| Transfer {
+                id,
+                debit: Account::new(Owner::Issuance, ledger),
+                credit: Account::participant(account, ledger),
+                amount,
+                kind: TransferKind::Posted,
+                code: Code::Deposit,
+                refs: References {
+                    slot_start_ms: now_ms,
+                    ..References::default()
+                },
+            })
+            .collect();
         self.write(|conn, book| {
-            book.apply(conn, "", &[transfer], now_ms)?;
+            book.apply(conn, "", &transfers, now_ms)?;
             Ok(())
         })
     }
