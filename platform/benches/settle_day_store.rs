@@ -145,6 +145,7 @@ fn bench(label: &str, url: &str, day: &Day) {
     let setup_secs = setup.elapsed().as_secs_f64();
 
     let settle = Instant::now();
+    let cpu_before = cpu_seconds();
     let (mut transfers, mut leaves) = (0usize, 0usize);
     for slot in 0..SLOTS {
         let start = DAY + slot * SLOT_MS;
@@ -164,18 +165,31 @@ fn bench(label: &str, url: &str, day: &Day) {
         }
     }
     let settle_secs = settle.elapsed().as_secs_f64();
+    let settle_cpu = cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
     let check = Instant::now();
     s.check_invariants().expect("invariants");
     let check_secs = check.elapsed().as_secs_f64();
     let trades: usize = day.trades.iter().map(Vec::len).sum();
     let meter_rows: usize = day.meters.iter().map(Vec::len).sum();
     println!(
-        "settle_day_store {label}: {METERS} meters, {SLOTS} slots, {trades} trades, {meter_rows} slot-energy rows -> {transfers} transfers, {} mints, {leaves} log leaves, {} report rows, {} checkpoints: settle {settle_secs:.2} s ({:.1} ms/slot); invariant check {check_secs:.2} s; setup {setup_secs:.2} s (of which trades+escrows {record_secs:.2} s)",
+        "settle_day_store {label}: {METERS} meters, {SLOTS} slots, {trades} trades, {meter_rows} slot-energy rows -> {transfers} transfers, {} mints, {leaves} log leaves (log size {}), {} report rows, a signed checkpoint per slot: settle {settle_secs:.2} s wall ({:.1} ms/slot), {} CPU of this process; invariant check {check_secs:.2} s; setup {setup_secs:.2} s (of which trades+escrows {record_secs:.2} s)",
         store.mint_count().expect("count"),
-        store.report_row_count().expect("count"),
         store.log_size().expect("size"),
+        store.report_row_count().expect("count"),
         settle_secs * 1000.0 / SLOTS as f64,
+        settle_cpu.map_or("unknown".to_owned(), |c| format!("{c:.2} s")),
     );
+}
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`, 100 ticks per second),
+/// so a figure taken on a busy machine can be read next to the wall time.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 fn main() {

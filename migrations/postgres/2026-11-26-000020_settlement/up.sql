@@ -66,7 +66,6 @@ CREATE TABLE ledger_transfers (
     CHECK (credit_kind IN ('participant', 'issuance', 'escrow', 'rounding', 'imbalance'))
 );
 CREATE INDEX ledger_transfers_pending ON ledger_transfers (pending_id);
-CREATE INDEX ledger_transfers_slot ON ledger_transfers (slot_start_ms);
 
 -- Running totals per account, rewritten with every batch that touches the account; always
 -- equal to replaying ledger_transfers in seq order.
@@ -119,7 +118,7 @@ CREATE TABLE mints (
     leaf_index    BIGINT  NOT NULL,
     CHECK ((kind = 'carbon') = (ef_g_per_mwh IS NOT NULL))
 );
-CREATE INDEX mints_account ON mints (account_id, kind, slot_start_ms);
+CREATE INDEX mints_kind_slot ON mints (kind, slot_start_ms);
 
 -- The transparency log: leaves in order, and every signed checkpoint.
 CREATE TABLE log_leaves (

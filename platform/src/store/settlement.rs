@@ -8,7 +8,7 @@ use settlement::ledger::{AccountId, TransferId};
 use settlement::report::ReportRow;
 
 use super::connection::{write_transaction, AnyConnection};
-use super::ledger::{id_to_i64, parse_transfer_id, signed_to_i64, to_i64, MAX_BINDS};
+use super::ledger::{id_to_i64, parse_transfer_id, signed_to_i64, sql_opt, to_i64, MAX_BINDS};
 use super::schema::{
     emission_factors, mints, report_rows, reward_epochs, settlement_runs, settlement_trades,
     slot_energy,
@@ -68,6 +68,9 @@ pub(crate) fn insert_trades(
 
 #[derive(Insertable, Queryable, Selectable)]
 #[diesel(table_name = slot_energy)]
+// NULL, not DEFAULT, for None: keeps multi-row INSERTs on SQLite (diesel falls back to
+// one statement per row when a value may be DEFAULT).
+#[diesel(treat_none_as_default_value = false)]
 struct EnergyRow {
     account_id: i64,
     zone: String,
@@ -307,6 +310,9 @@ impl Store {
 
 #[derive(Insertable)]
 #[diesel(table_name = mints)]
+// NULL, not DEFAULT, for None: keeps multi-row INSERTs on SQLite (diesel falls back to
+// one statement per row when a value may be DEFAULT).
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct NewMint {
     pub transfer_id: String,
     pub kind: &'static str,
@@ -361,10 +367,72 @@ impl NewMint {
     }
 }
 
+/// Rows per INSERT statement of mints.
+const MINT_CHUNK: usize = 1_000;
+
+/// Inserts mints. The rows of one run share their zone and factor: those texts are bound
+/// (`$1`…`$5`), everything else is an integer, a hex id or a fixed kind written into the
+/// statement, which is several times faster than binding ~16 values per row. Rows that do not
+/// share them go through diesel's batch insert.
 pub(crate) fn insert_mints(conn: &mut AnyConnection, rows: &[NewMint]) -> Result<()> {
-    for chunk in rows.chunks(MAX_BINDS / 16) {
-        per_backend!(&mut *conn, c => diesel::insert_into(mints::table)
-            .values(chunk)
+    use diesel::sql_types::{Nullable, Text};
+    use std::fmt::Write as _;
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let shared = |r: &NewMint| {
+        (
+            r.zone.clone(),
+            r.ef_zone.clone(),
+            r.ef_kind,
+            r.ef_source.clone(),
+            r.ef_version.clone(),
+        )
+    };
+    let common = shared(first);
+    if rows.iter().any(|r| shared(r) != common) {
+        for chunk in rows.chunks(MAX_BINDS / 16) {
+            per_backend!(&mut *conn, c => diesel::insert_into(mints::table)
+                .values(chunk)
+                .execute(c))?;
+        }
+        return Ok(());
+    }
+    let mut sql = String::with_capacity(MINT_CHUNK * 160);
+    for chunk in rows.chunks(MINT_CHUNK) {
+        sql.clear();
+        sql.push_str(
+            "INSERT INTO mints (transfer_id, kind, account_id, zone, slot_start_ms, run_version, \
+             amount, total, exported_wh, ef_zone, ef_kind, ef_source, ef_version, ef_g_per_mwh, \
+             epoch, leaf_index) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            let _ = write!(
+                sql,
+                "('{}','{}',{},$1,{},{},{},{},{},$2,$3,$4,$5,{},{},{})",
+                r.transfer_id,
+                r.kind,
+                r.account_id,
+                r.slot_start_ms,
+                r.run_version,
+                r.amount,
+                r.total,
+                sql_opt(r.exported_wh),
+                sql_opt(r.ef_g_per_mwh),
+                sql_opt(r.epoch),
+                r.leaf_index,
+            );
+        }
+        let (zone, ef_zone, ef_kind, ef_source, ef_version) = common.clone();
+        per_backend!(&mut *conn, c => diesel::sql_query(sql.as_str())
+            .bind::<Text, _>(&zone)
+            .bind::<Nullable<Text>, _>(&ef_zone)
+            .bind::<Nullable<Text>, _>(ef_kind)
+            .bind::<Nullable<Text>, _>(&ef_source)
+            .bind::<Nullable<Text>, _>(&ef_version)
             .execute(c))?;
     }
     Ok(())
