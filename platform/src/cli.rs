@@ -3,15 +3,16 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
 use reading::{DeviceId, PublicKey};
 
+use crate::clock::now_ms;
+use crate::config::{Overrides, ServeConfig};
 use crate::error::Result;
 use crate::registry::{
-    parse_device_id, parse_public_key, AccountName, Device, DeviceState, Latitude, Location,
-    Longitude, NameplateW, NewDevice, Zone, DEFAULT_OWNER, DEFAULT_ZONE,
+    parse_device_id, parse_public_key, AccountName, ApiKeySecret, Device, DeviceState, Latitude,
+    Location, Longitude, NameplateW, NewDevice, Role, Zone, DEFAULT_OWNER, DEFAULT_ZONE,
 };
 use crate::settle::commands as settle_cmd;
 use crate::store::Store;
@@ -28,15 +29,15 @@ pub const DEFAULT_DATABASE: &str = "sunmesh.db";
 )]
 pub struct Cli {
     /// The database: a SQLite file path (created if missing) or a postgres:// URL.
+    /// Default: `DATABASE_URL`, else the config file's `database` (serve), else `sunmesh.db`.
     #[arg(
         long,
         global = true,
         env = "DATABASE_URL",
         hide_env_values = true,
-        default_value = DEFAULT_DATABASE,
         value_name = "SQLITE-PATH|POSTGRES-URL"
     )]
-    pub database: String,
+    pub database: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -59,6 +60,41 @@ pub enum Command {
     /// The emission factor table.
     #[command(subcommand)]
     Factors(settle_cmd::FactorsCommand),
+    /// Create accounts from the command line (the way to make the first admin or operator).
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Run the platform: HTTP API, web page, ingest, settlement.
+    Serve(ServeArgs),
+    /// Print the OpenAPI document (the source of openapi/openapi.json).
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and print its first API key (shown once).
+    Add {
+        /// Unique account name.
+        #[arg(long)]
+        name: AccountName,
+        /// prosumer, consumer, operator or admin.
+        #[arg(long)]
+        role: Role,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML config file (see platform/sunmesh.example.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+    /// Address to listen on, host:port (default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// An external MQTT broker URL (default: the embedded broker).
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,7 +163,7 @@ pub struct RevokeDevice {
 /// 0 success, 1 refused or failed (message on stderr), 2 bad usage (clap's message).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli, &mut std::io::stdout().lock()) {
+    match run(cli, &mut std::io::stdout()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -138,21 +174,66 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command, writing its normal output to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
+    let database = cli.database;
+    let open =
+        |database: Option<String>| Store::open(database.as_deref().unwrap_or(DEFAULT_DATABASE));
     match cli.command {
-        Command::Device(command) => {
-            let store = Store::open(&cli.database)?;
-            run_device(&store, command, out)
+        Command::Device(command) => run_device(&open(database)?, command, out),
+        Command::Account(command) => run_account(&open(database)?, command, out),
+        Command::Serve(args) => {
+            let config = ServeConfig::load(
+                args.config.as_deref(),
+                Overrides {
+                    listen: args.listen,
+                    // clap already merged `--database` with DATABASE_URL (flag wins).
+                    database,
+                    mqtt: args.mqtt,
+                },
+            )?;
+            crate::serve::run(config)
+        }
+        Command::Openapi => {
+            out.write_all(crate::api::openapi::document_json().as_bytes())?;
+            Ok(())
         }
         Command::Settle(args) => {
-            settle_cmd::run_settle(Store::open(&cli.database)?, args, now_ms(), out)
+            settle_cmd::run_settle(open(database)?, args, now_ms(), out)
         }
-        Command::Report(args) => settle_cmd::run_report(&Store::open(&cli.database)?, args, out),
+        Command::Report(args) => settle_cmd::run_report(&open(database)?, args, out),
         Command::VerifyLog(args) => settle_cmd::run_verify_log(args, out),
-        Command::Log(command) => settle_cmd::run_log(Store::open(&cli.database)?, command, out),
+        Command::Log(command) => settle_cmd::run_log(open(database)?, command, out),
         Command::Factors(command) => {
-            settle_cmd::run_factors(&Store::open(&cli.database)?, command, now_ms(), out)
+            settle_cmd::run_factors(&open(database)?, command, now_ms(), out)
         }
     }
+}
+
+fn run_account(store: &Store, command: AccountCommand, out: &mut dyn Write) -> Result<()> {
+    match command {
+        AccountCommand::Add { name, role } => {
+            let secret = ApiKeySecret::generate()?;
+            let (account, _) =
+                store.create_account_with_key(&name, role, &secret.hash(), now_ms())?;
+            writeln!(
+                out,
+                "created {} account {} (id {})\napi key (shown once): {}",
+                account.role,
+                account.name,
+                account.id,
+                secret.expose()
+            )?;
+        }
+        AccountCommand::List => {
+            for account in store.accounts()? {
+                writeln!(
+                    out,
+                    "{:>6}  {:<9}  {}",
+                    account.id, account.role, account.name
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn run_device(store: &Store, command: DeviceCommand, out: &mut dyn Write) -> Result<()> {
@@ -238,11 +319,4 @@ fn utc_text(ms: i64) -> String {
         || format!("{ms} ms"),
         |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     )
-}
-
-/// The shell's clock: UTC milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -46,6 +46,17 @@ pub enum PlatformError {
     #[error("an account named {name:?} already exists; account names are unique")]
     AccountExists { name: String },
 
+    #[error("invalid key label {input:?}: at most 64 characters, no control characters")]
+    InvalidKeyLabel { input: String },
+    #[error("this account already has {limit} live API keys; revoke one (DELETE /v1/keys/{{id}}) before issuing another")]
+    TooManyKeys { limit: i64 },
+    #[error("no API key {id} belongs to this account; GET /v1/keys lists yours")]
+    KeyNotFound { id: i64 },
+    #[error("API key {id} is already revoked; nothing changed")]
+    KeyAlreadyRevoked { id: i64 },
+    #[error("cannot read the configuration: {0}")]
+    Config(String),
+
     #[error("cannot open database {target}: {source}")]
     Connect {
         /// The database URL or path with any password removed.

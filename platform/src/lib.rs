@@ -1,14 +1,19 @@
 //! The sunmesh platform shell: storage (diesel on SQLite or PostgreSQL), the device registry,
-//! and later the API, ingest, settlement scheduler and web page.
+//! the HTTP API (accounts, keys, health, metrics, OpenAPI), and the `sunmesh` CLI.
 //!
 //! Owns every side effect of the platform. Business rules live in the pure cores
 //! (`reading`, `exchange`, `settlement`); this crate must not re-implement them.
 
+pub mod api;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod error;
 pub mod registry;
 pub mod settle;
+pub mod serve;
 pub mod store;
+pub mod telemetry;
 
 pub use error::{PlatformError, Result};
 pub use store::Store;

@@ -304,6 +304,7 @@ fn schema_matches_migrations(db: &TestDb) {
         schema_columns!(report_rows),
         schema_columns!(emission_factors),
         schema_columns!(reward_epochs),
+        schema_columns!(api_keys),
     ];
     let schema_tables: BTreeSet<String> = schema.iter().map(|(t, _)| (*t).to_owned()).collect();
     assert_eq!(

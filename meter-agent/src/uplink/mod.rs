@@ -1,7 +1,7 @@
 //! Shipping readings to the platform, acknowledged end to end.
 //!
-//! A reading leaves the spool only when the *platform* said `accepted`, `duplicate` or
-//! `rejected` for it (a broker's PUBACK is not enough). The contract is in README.md.
+//! A reading leaves the spool only when the *platform* said `accepted`, `flagged`,
+//! `duplicate` or `rejected` for it (a broker's PUBACK is not enough). The contract is in README.md.
 
 pub mod http;
 pub mod mqtt;
@@ -19,6 +19,9 @@ use crate::error::Result;
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Accepted,
+    /// Stored, but held for an operator's review (e.g. above the clear-sky bound); the
+    /// platform has it, so it leaves the spool like an accepted one.
+    Flagged,
     /// Already stored: an earlier send arrived, our ack got lost.
     Duplicate,
     /// Will never be accepted (e.g. bad signature); retrying cannot help.

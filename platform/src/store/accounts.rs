@@ -63,9 +63,19 @@ pub(crate) fn find_by_name(
         .transpose()
 }
 
+pub(crate) fn find_by_id(conn: &mut AnyConnection, id: AccountId) -> Result<Option<Account>> {
+    accounts::table
+        .filter(accounts::id.eq(id.0))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(AccountRow::into_account)
+        .transpose()
+}
+
 /// Inserts inside a savepoint, so that a lost race (unique violation) leaves the surrounding
 /// transaction usable on PostgreSQL.
-fn insert(
+pub(crate) fn insert(
     conn: &mut AnyConnection,
     name: &AccountName,
     role: Role,
@@ -133,6 +143,10 @@ impl Store {
     pub fn ensure_account(&self, name: &AccountName, role: Role, now_ms: i64) -> Result<Account> {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| ensure(conn, name, role, now_ms))
+    }
+
+    pub fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
+        find_by_id(&mut *self.connection()?, id)
     }
 
     pub fn account(&self, name: &AccountName) -> Result<Option<Account>> {

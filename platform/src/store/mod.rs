@@ -17,6 +17,7 @@ macro_rules! per_backend {
 }
 
 mod accounts;
+mod api_keys;
 mod connection;
 mod devices;
 pub(crate) mod ledger;
@@ -25,6 +26,7 @@ pub mod schema;
 pub(crate) mod settlement;
 
 pub(crate) use connection::write_transaction;
+pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 pub use ledger::{PendingState, StoredTransfer};
 pub use log::{StoredCheckpoint, MAX_LEAVES_PER_READ};

@@ -205,5 +205,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        key_hash -> Text,
+        label -> Text,
+        created_at_ms -> BigInt,
+        revoked_at_ms -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(devices -> accounts (owner_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, devices);
+diesel::joinable!(api_keys -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, devices, api_keys);

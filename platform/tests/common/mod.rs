@@ -200,6 +200,7 @@ pub fn race<T: Send + 'static>(n: usize, f: impl Fn(usize) -> T + Send + Sync + 
 
 /// Defines `$name::sqlite` and `$name::postgres` tests that each call `fn $name(&TestDb)` on a
 /// fresh database of that backend.
+#[allow(unused_macros)]
 macro_rules! on_each_backend {
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
@@ -217,4 +218,5 @@ macro_rules! on_each_backend {
         }
     )+};
 }
+#[allow(unused_imports)]
 pub(crate) use on_each_backend;

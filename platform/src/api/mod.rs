@@ -1,0 +1,95 @@
+//! The HTTP API (actix-web): one app factory, one error shape, one auth extractor.
+//!
+//! Each area (`accounts`, `health`, and the feature modules elsewhere in the crate) provides
+//! `routes(cfg)` and its OpenAPI paths; this module mounts them and `openapi::document`
+//! lists them. Handlers call the synchronous [`Store`] through `web::block`.
+
+pub mod accounts;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod openapi;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::ApiLimits;
+use crate::error::{PlatformError, Result};
+use crate::store::Store;
+use auth::{KeyCache, RateLimiter};
+use error::{extractors, ApiError};
+use metrics::Metrics;
+
+/// What every handler can reach. Cheap to clone: everything is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub keys: Arc<KeyCache>,
+    pub key_limiter: Arc<RateLimiter>,
+    pub anonymous_limiter: Arc<RateLimiter>,
+    pub limits: ApiLimits,
+}
+
+impl AppState {
+    pub fn new(store: Store, limits: ApiLimits) -> Result<Self> {
+        let metrics = Metrics::new()
+            .map_err(|e| PlatformError::Config(format!("cannot register metrics: {e}")))?;
+        Ok(Self {
+            store,
+            metrics: Arc::new(metrics),
+            keys: Arc::new(KeyCache::default()),
+            key_limiter: Arc::new(RateLimiter::new(
+                limits.requests_per_second_per_key,
+                limits.burst_per_key,
+            )),
+            anonymous_limiter: Arc::new(RateLimiter::new(
+                limits.anonymous_requests_per_second,
+                limits.anonymous_burst,
+            )),
+            limits,
+        })
+    }
+}
+
+/// Mounts everything the API serves, for `App::configure` and for tests.
+pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
+    let json_limit = state.limits.max_json_body_bytes;
+    cfg.app_data(web::Data::new(state))
+        .app_data(extractors::json_config(json_limit))
+        .app_data(extractors::query_config())
+        .app_data(extractors::path_config())
+        .configure(health::routes)
+        .configure(accounts::routes)
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));
+}
+
+/// The complete application: routes, metrics middleware and a JSON 404.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .configure(|cfg| configure(cfg, state))
+        .default_service(web::to(not_found))
+        .wrap(from_fn(metrics::middleware))
+}
+
+async fn not_found() -> std::result::Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
+        "no such endpoint; GET /openapi.json lists them all (or browse /docs/)",
+    ))
+}
