@@ -196,9 +196,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             out.write_all(crate::api::openapi::document_json().as_bytes())?;
             Ok(())
         }
-        Command::Settle(args) => {
-            settle_cmd::run_settle(open(database)?, args, now_ms(), out)
-        }
+        Command::Settle(args) => settle_cmd::run_settle(open(database)?, args, now_ms(), out),
         Command::Report(args) => settle_cmd::run_report(&open(database)?, args, out),
         Command::VerifyLog(args) => settle_cmd::run_verify_log(args, out),
         Command::Log(command) => settle_cmd::run_log(open(database)?, command, out),

@@ -10,8 +10,8 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod registry;
-pub mod settle;
 pub mod serve;
+pub mod settle;
 pub mod store;
 pub mod telemetry;
 

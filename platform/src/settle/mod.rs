@@ -13,6 +13,7 @@ pub mod commands;
 mod inputs;
 pub mod keys;
 pub mod report;
+pub mod routes;
 mod schedule;
 mod service;
 pub mod verify;
