@@ -21,6 +21,8 @@ pub struct ServeConfig {
     pub database: String,
     pub mqtt: MqttConfig,
     pub api: ApiLimits,
+    /// The energy market: zones, slot calendar, price rules, journal batching.
+    pub market: crate::trading::MarketSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -52,6 +54,7 @@ impl Default for ServeConfig {
             database: crate::cli::DEFAULT_DATABASE.to_owned(),
             mqtt: MqttConfig::default(),
             api: ApiLimits::default(),
+            market: crate::trading::MarketSettings::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod registry;
 pub mod serve;
 pub mod store;
 pub mod telemetry;
+pub mod trading;
 
 pub use error::{PlatformError, Result};
 pub use store::Store;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub key_limiter: Arc<RateLimiter>,
     pub anonymous_limiter: Arc<RateLimiter>,
     pub limits: ApiLimits,
+    /// The exchange, when this instance runs one.
+    pub trading: Option<Arc<crate::trading::EngineHost>>,
 }
 
 impl AppState {
@@ -54,7 +56,14 @@ impl AppState {
                 limits.anonymous_burst,
             )),
             limits,
+            trading: None,
         })
+    }
+
+    /// This state with the exchange `host` serving the trading endpoints.
+    pub fn with_trading(mut self, host: Arc<crate::trading::EngineHost>) -> Self {
+        self.trading = Some(host);
+        self
     }
 }
 
@@ -67,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .app_data(extractors::path_config())
         .configure(health::routes)
         .configure(accounts::routes)
+        .configure(crate::trading::routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));
 }
 

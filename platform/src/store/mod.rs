@@ -8,9 +8,11 @@ mod accounts;
 mod api_keys;
 mod connection;
 mod devices;
+mod trading;
 pub mod schema;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
+pub use trading::{JournalRow, OrderFilter, OrderRow, TradeRow, TradingBatch};
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 
 use diesel::r2d2::{Pool, PooledConnection};
