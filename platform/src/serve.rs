@@ -30,9 +30,10 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
         .map_err(|e| PlatformError::Config(format!("cannot open the store: {e}")))??;
     let settings = config.market.clone();
     let engine_store = store.clone();
-    let host = actix_web::web::block(move || crate::trading::EngineHost::start(engine_store, settings))
-        .await
-        .map_err(|e| PlatformError::Config(format!("cannot start the exchange: {e}")))??;
+    let host =
+        actix_web::web::block(move || crate::trading::EngineHost::start(engine_store, settings))
+            .await
+            .map_err(|e| PlatformError::Config(format!("cannot start the exchange: {e}")))??;
     let state = AppState::new(store, config.api)?.with_trading(host);
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| PlatformError::Config(format!("cannot listen on {}: {e}", config.listen)))?;

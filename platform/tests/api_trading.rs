@@ -47,7 +47,11 @@ async fn round_trip(db: &TestDb) {
     let app = test::init_service(api::app(ex.state())).await;
 
     // Funds: a consumer without money cannot buy.
-    let (status, body) = call(&app, post(&buyer.key, &order(1, slot, "buy", "limit", 200_000, 100))).await;
+    let (status, body) = call(
+        &app,
+        post(&buyer.key, &order(1, slot, "buy", "limit", 200_000, 100)),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "insufficient_funds");
     let (status, body) = call(
@@ -62,9 +66,17 @@ async fn round_trip(db: &TestDb) {
     assert_eq!(body["available_micro"], 1_000_000);
 
     // A consumer may not sell; a prosumer sells within capacity.
-    let (status, _) = call(&app, post(&buyer.key, &order(2, slot, "sell", "limit", 200_000, 100))).await;
+    let (status, _) = call(
+        &app,
+        post(&buyer.key, &order(2, slot, "sell", "limit", 200_000, 100)),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = call(&app, post(&seller.key, &order(1, slot, "sell", "limit", 300_000, 1001))).await;
+    let (status, body) = call(
+        &app,
+        post(&seller.key, &order(1, slot, "sell", "limit", 300_000, 1001)),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "capacity_exceeded");
     let ask = order(1, slot, "sell", "limit", 300_000, 600);
@@ -77,15 +89,30 @@ async fn round_trip(db: &TestDb) {
     let (status, again) = call(&app, post(&seller.key, &ask)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, placed);
-    let (status, body) = call(&app, post(&seller.key, &order(1, slot, "sell", "limit", 300_000, 601))).await;
+    let (status, body) = call(
+        &app,
+        post(&seller.key, &order(1, slot, "sell", "limit", 300_000, 601)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "client_order_id_reused");
 
     // Post-only that would cross is refused; a buy crossing the ask trades at the ask's price.
-    let (status, body) = call(&app, post(&buyer.key, &order(3, slot, "buy", "post_only", 300_000, 100))).await;
+    let (status, body) = call(
+        &app,
+        post(
+            &buyer.key,
+            &order(3, slot, "buy", "post_only", 300_000, 100),
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "would_cross");
-    let (status, bought) = call(&app, post(&buyer.key, &order(4, slot, "buy", "limit", 400_000, 200))).await;
+    let (status, bought) = call(
+        &app,
+        post(&buyer.key, &order(4, slot, "buy", "limit", 400_000, 200)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{bought}");
     assert_eq!(bought["order"]["status"], "filled");
     assert_eq!(bought["trades"][0]["price_micro_per_kwh"], 300_000);
@@ -93,13 +120,25 @@ async fn round_trip(db: &TestDb) {
     assert_eq!(bought["trades"][0]["value_micro"], 60_000);
 
     // FOK larger than the book is refused; IOC takes what there is and cancels the rest.
-    let (status, body) = call(&app, post(&buyer.key, &order(5, slot, "buy", "fok", 300_000, 500))).await;
+    let (status, body) = call(
+        &app,
+        post(&buyer.key, &order(5, slot, "buy", "fok", 300_000, 500)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    let (status, ioc) = call(&app, post(&buyer.key, &order(6, slot, "buy", "ioc", 300_000, 300))).await;
+    let (status, ioc) = call(
+        &app,
+        post(&buyer.key, &order(6, slot, "buy", "ioc", 300_000, 300)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(ioc["order"]["filled_wh"], 300);
     assert_eq!(ioc["order"]["status"], "filled");
-    let (status, mkt) = call(&app, post(&buyer.key, &order(7, slot, "buy", "market", 500_000, 200))).await;
+    let (status, mkt) = call(
+        &app,
+        post(&buyer.key, &order(7, slot, "buy", "market", 500_000, 200)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(mkt["order"]["filled_wh"], 100);
     assert_eq!(mkt["order"]["status"], "cancelled");
@@ -111,14 +150,30 @@ async fn round_trip(db: &TestDb) {
     assert_eq!(seen["filled_wh"], 600);
     let (status, _) = call(&app, get(&buyer.key, &uri)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = call(&app, TestRequest::delete().uri(&uri).insert_header(bearer(&buyer.key))).await;
+    let (status, body) = call(
+        &app,
+        TestRequest::delete()
+            .uri(&uri)
+            .insert_header(bearer(&buyer.key)),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) = call(&app, TestRequest::delete().uri(&uri).insert_header(bearer(&seller.key))).await;
+    let (status, body) = call(
+        &app,
+        TestRequest::delete()
+            .uri(&uri)
+            .insert_header(bearer(&seller.key)),
+    )
+    .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "order_not_open");
 
     // A resting bid: reduce keeps it, replace moves it, cancel ends it; escrow follows.
-    let (_, bid) = call(&app, post(&buyer.key, &order(8, slot, "buy", "limit", 100_000, 1000))).await;
+    let (_, bid) = call(
+        &app,
+        post(&buyer.key, &order(8, slot, "buy", "limit", 100_000, 1000)),
+    )
+    .await;
     let bid_id = bid["order"]["order_id"].as_i64().unwrap();
     let (_, bal) = call(&app, get(&buyer.key, "/v1/balances")).await;
     // Spent 600 Wh at 0.3/kWh = 180_000; escrow 1000 Wh at 0.1/kWh = 100_000.
@@ -141,10 +196,23 @@ async fn round_trip(db: &TestDb) {
     let (status, replaced) = call(&app, patch(500, 120_000)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(replaced["price_micro_per_kwh"], 120_000);
-    let (_, book) = call(&app, get(&seller.key, &format!("/v1/slots/default/{slot}/book"))).await;
-    assert_eq!(book["bids"], json!([{"price_micro_per_kwh": 120_000, "qty_wh": 500, "orders": 1}]));
+    let (_, book) = call(
+        &app,
+        get(&seller.key, &format!("/v1/slots/default/{slot}/book")),
+    )
+    .await;
+    assert_eq!(
+        book["bids"],
+        json!([{"price_micro_per_kwh": 120_000, "qty_wh": 500, "orders": 1}])
+    );
     assert_eq!(book["asks"], json!([]));
-    let (status, cancelled) = call(&app, TestRequest::delete().uri(&bid_uri).insert_header(bearer(&buyer.key))).await;
+    let (status, cancelled) = call(
+        &app,
+        TestRequest::delete()
+            .uri(&bid_uri)
+            .insert_header(bearer(&buyer.key)),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cancelled["status"], "cancelled");
     let (_, bal) = call(&app, get(&buyer.key, "/v1/balances")).await;
@@ -155,18 +223,37 @@ async fn round_trip(db: &TestDb) {
     assert_eq!(mine.as_array().unwrap().len(), 2, "{mine}");
     let (_, trades) = call(&app, get(&seller.key, "/v1/trades")).await;
     assert_eq!(trades.as_array().unwrap().len(), 3);
-    assert!(trades.as_array().unwrap().iter().all(|t| t["my_side"] == "sell" && t["maker"] == true));
+    assert!(trades
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["my_side"] == "sell" && t["maker"] == true));
     let (_, seller_bal) = call(&app, get(&seller.key, "/v1/balances")).await;
     assert_eq!(seller_bal["available_micro"], 180_000);
-    let (_, stats) = call(&app, get(&admin.key, &format!("/v1/slots/default/{slot}/stats"))).await;
+    let (_, stats) = call(
+        &app,
+        get(&admin.key, &format!("/v1/slots/default/{slot}/stats")),
+    )
+    .await;
     assert_eq!(stats["trades"], 3);
     assert_eq!(stats["volume_wh"], 600);
     assert_eq!(stats["vwap_micro_per_kwh"], 300_000);
     assert_eq!(stats["open_micro_per_kwh"], 300_000);
-    let (_, recent) = call(&app, get(&admin.key, &format!("/v1/slots/default/{slot}/trades?limit=2"))).await;
+    let (_, recent) = call(
+        &app,
+        get(
+            &admin.key,
+            &format!("/v1/slots/default/{slot}/trades?limit=2"),
+        ),
+    )
+    .await;
     assert_eq!(recent.as_array().unwrap().len(), 2);
     let (_, slots) = call(&app, get(&buyer.key, "/v1/slots")).await;
-    assert!(slots.as_array().unwrap().iter().any(|s| s["slot_start_ms"] == slot));
+    assert!(slots
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["slot_start_ms"] == slot));
 
     // Operators read the engine's state; a restart from snapshot + journal reproduces it.
     let (status, engine) = call(&app, get(&admin.key, "/v1/admin/engine")).await;

@@ -85,8 +85,10 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
         TestRequest::post()
             .uri("/v1/orders")
             .insert_header(bearer(&victim.key))
-            .set_json(json!({"client_order_id": 1, "zone": "default", "slot_start_ms": slot,
-                "side": "sell", "type": "limit", "price_micro_per_kwh": 900_000, "qty_wh": 10})),
+            .set_json(
+                json!({"client_order_id": 1, "zone": "default", "slot_start_ms": slot,
+                "side": "sell", "type": "limit", "price_micro_per_kwh": 900_000, "qty_wh": 10}),
+            ),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
@@ -111,34 +113,150 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
         row(Method::GET, "/healthz", "/healthz", None, None, None),
         row(Method::GET, "/readyz", "/readyz", None, None, None),
         row(Method::GET, "/metrics", "/metrics", None, None, None),
-        row(Method::POST, "/v1/accounts", "/v1/accounts", Some(json!({"name": "x", "role": "consumer"})), None, None),
+        row(
+            Method::POST,
+            "/v1/accounts",
+            "/v1/accounts",
+            Some(json!({"name": "x", "role": "consumer"})),
+            None,
+            None,
+        ),
         row(Method::GET, "/v1/me", "/v1/me", None, Some(ALL), None),
         row(Method::GET, "/v1/keys", "/v1/keys", None, Some(ALL), None),
-        row(Method::POST, "/v1/keys", "/v1/keys", Some(json!({"label": "k"})), Some(ALL), None),
-        row(Method::DELETE, "/v1/keys/{id}", format!("/v1/keys/{victim_key}"), None, Some(ALL), nf),
+        row(
+            Method::POST,
+            "/v1/keys",
+            "/v1/keys",
+            Some(json!({"label": "k"})),
+            Some(ALL),
+            None,
+        ),
+        row(
+            Method::DELETE,
+            "/v1/keys/{id}",
+            format!("/v1/keys/{victim_key}"),
+            None,
+            Some(ALL),
+            nf,
+        ),
         row(Method::GET, "/v1/slots", "/v1/slots", None, Some(ALL), None),
-        row(Method::GET, "/v1/slots/{zone}/{slot_start_ms}/book", book("book"), None, Some(ALL), None),
-        row(Method::GET, "/v1/slots/{zone}/{slot_start_ms}/trades", book("trades"), None, Some(ALL), None),
-        row(Method::GET, "/v1/slots/{zone}/{slot_start_ms}/stats", book("stats"), None, Some(ALL), None),
-        row(Method::POST, "/v1/orders", "/v1/orders", Some(order_body("buy")), Some(TRADERS), None),
-        row(Method::POST, "/v1/orders", "/v1/orders", Some(order_body("sell")), Some(PROSUMER), None),
-        row(Method::GET, "/v1/orders", "/v1/orders", None, Some(TRADERS), None),
-        row(Method::GET, "/v1/orders/{id}", format!("/v1/orders/{victim_order}"), None, Some(TRADERS), nf),
-        row(Method::DELETE, "/v1/orders/{id}", format!("/v1/orders/{victim_order}"), None, Some(TRADERS), nf),
-        row(Method::PATCH, "/v1/orders/{id}", format!("/v1/orders/{victim_order}"),
-            Some(json!({"qty_wh": 5, "price_micro_per_kwh": 900_000})), Some(TRADERS), nf),
-        row(Method::GET, "/v1/trades", "/v1/trades", None, Some(TRADERS), None),
-        row(Method::GET, "/v1/balances", "/v1/balances", None, Some(TRADERS), None),
-        row(Method::POST, "/v1/admin/deposits", "/v1/admin/deposits",
-            Some(json!({"account_id": victim.id, "amount_micro": 1})), Some(ADMIN), None),
-        row(Method::GET, "/v1/admin/engine", "/v1/admin/engine", None, Some(OPS), None),
+        row(
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/book",
+            book("book"),
+            None,
+            Some(ALL),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/trades",
+            book("trades"),
+            None,
+            Some(ALL),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/stats",
+            book("stats"),
+            None,
+            Some(ALL),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders",
+            Some(order_body("buy")),
+            Some(TRADERS),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders",
+            Some(order_body("sell")),
+            Some(PROSUMER),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/orders",
+            "/v1/orders",
+            None,
+            Some(TRADERS),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/orders/{id}",
+            format!("/v1/orders/{victim_order}"),
+            None,
+            Some(TRADERS),
+            nf,
+        ),
+        row(
+            Method::DELETE,
+            "/v1/orders/{id}",
+            format!("/v1/orders/{victim_order}"),
+            None,
+            Some(TRADERS),
+            nf,
+        ),
+        row(
+            Method::PATCH,
+            "/v1/orders/{id}",
+            format!("/v1/orders/{victim_order}"),
+            Some(json!({"qty_wh": 5, "price_micro_per_kwh": 900_000})),
+            Some(TRADERS),
+            nf,
+        ),
+        row(
+            Method::GET,
+            "/v1/trades",
+            "/v1/trades",
+            None,
+            Some(TRADERS),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/balances",
+            "/v1/balances",
+            None,
+            Some(TRADERS),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/v1/admin/deposits",
+            "/v1/admin/deposits",
+            Some(json!({"account_id": victim.id, "amount_micro": 1})),
+            Some(ADMIN),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/admin/engine",
+            "/v1/admin/engine",
+            None,
+            Some(OPS),
+            None,
+        ),
         // Without an upgrade this is a 400 for allowed roles; authorization comes first.
-        row(Method::GET, "/v1/stream", "/v1/stream", None, Some(ALL), Some(StatusCode::BAD_REQUEST)),
+        row(
+            Method::GET,
+            "/v1/stream",
+            "/v1/stream",
+            None,
+            Some(ALL),
+            Some(StatusCode::BAD_REQUEST),
+        ),
     ];
 
     // Every documented operation has a row, and every row is a documented operation.
-    let spec: Value =
-        serde_json::from_str(&platform::api::openapi::document_json()).unwrap();
+    let spec: Value = serde_json::from_str(&platform::api::openapi::document_json()).unwrap();
     let documented: BTreeSet<(String, String)> = spec["paths"]
         .as_object()
         .unwrap()
@@ -155,7 +273,10 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
         .iter()
         .map(|r| (r.method.to_string(), r.template.to_owned()))
         .collect();
-    assert_eq!(covered, documented, "the matrix must have a row for every documented route");
+    assert_eq!(
+        covered, documented,
+        "the matrix must have a row for every documented route"
+    );
 
     let mut checked = 0;
     let mut signups = 0;
@@ -179,9 +300,20 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
         // No key.
         let (status, body) = call(&app, request(None)).await;
         match r.allowed {
-            None => assert!(status.is_success(), "{} {} without a key: {status} {body}", r.method, r.uri),
+            None => assert!(
+                status.is_success(),
+                "{} {} without a key: {status} {body}",
+                r.method,
+                r.uri
+            ),
             Some(_) => {
-                assert_eq!(status, StatusCode::UNAUTHORIZED, "{} {} without a key", r.method, r.uri);
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{} {} without a key",
+                    r.method,
+                    r.uri
+                );
                 assert_error_shape(&body);
             }
         }
@@ -196,11 +328,24 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
                     r.uri
                 );
                 match r.expect {
-                    Some(expected) => assert_eq!(status, expected, "{role:?} {} {}: {body}", r.method, r.uri),
-                    None => assert!(status.is_success(), "{role:?} {} {}: {status} {body}", r.method, r.uri),
+                    Some(expected) => {
+                        assert_eq!(status, expected, "{role:?} {} {}: {body}", r.method, r.uri)
+                    }
+                    None => assert!(
+                        status.is_success(),
+                        "{role:?} {} {}: {status} {body}",
+                        r.method,
+                        r.uri
+                    ),
                 }
             } else {
-                assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} must be refused {} {}: {body}", r.method, r.uri);
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{role:?} must be refused {} {}: {body}",
+                    r.method,
+                    r.uri
+                );
                 assert_error_shape(&body);
             }
             checked += 1;

@@ -26,7 +26,13 @@ struct Bad {
     who: &'static str,
 }
 
-fn bad(method: Method, template: &'static str, uri: impl Into<String>, body: Option<String>, who: &'static str) -> Bad {
+fn bad(
+    method: Method,
+    template: &'static str,
+    uri: impl Into<String>,
+    body: Option<String>,
+    who: &'static str,
+) -> Bad {
     Bad {
         method,
         template,
@@ -77,7 +83,15 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
         "{}".into(),
         format!("{{\"pad\": \"{}\"}}", "x".repeat(200_000)),
     ];
-    let fields = ["client_order_id", "zone", "slot_start_ms", "side", "type", "price_micro_per_kwh", "qty_wh"];
+    let fields = [
+        "client_order_id",
+        "zone",
+        "slot_start_ms",
+        "side",
+        "type",
+        "price_micro_per_kwh",
+        "qty_wh",
+    ];
     for field in fields {
         let mut missing = good_order.clone();
         missing.as_object_mut().unwrap().remove(field);
@@ -145,20 +159,47 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
 
     let mut cases = Vec::new();
     for body in order_bodies {
-        cases.push(bad(Method::POST, "/v1/orders", "/v1/orders", Some(body), "trader"));
+        cases.push(bad(
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders",
+            Some(body),
+            "trader",
+        ));
     }
     let order_uri = format!("/v1/orders/{order_id}");
     for body in modify_bodies {
-        cases.push(bad(Method::PATCH, "/v1/orders/{id}", order_uri.clone(), Some(body), "trader"));
+        cases.push(bad(
+            Method::PATCH,
+            "/v1/orders/{id}",
+            order_uri.clone(),
+            Some(body),
+            "trader",
+        ));
     }
     for body in deposit_bodies {
-        cases.push(bad(Method::POST, "/v1/admin/deposits", "/v1/admin/deposits", Some(body), "admin"));
+        cases.push(bad(
+            Method::POST,
+            "/v1/admin/deposits",
+            "/v1/admin/deposits",
+            Some(body),
+            "admin",
+        ));
     }
-    let mut wrong_type = bad(Method::POST, "/v1/orders", "/v1/orders", Some(good_order.to_string()), "trader");
+    let mut wrong_type = bad(
+        Method::POST,
+        "/v1/orders",
+        "/v1/orders",
+        Some(good_order.to_string()),
+        "trader",
+    );
     wrong_type.content_type = "text/plain";
     cases.push(wrong_type);
     for id in ["abc", "-1", "0", "99999999999999999999", "999999"] {
-        for (m, t) in [(Method::GET, "/v1/orders/{id}"), (Method::DELETE, "/v1/orders/{id}")] {
+        for (m, t) in [
+            (Method::GET, "/v1/orders/{id}"),
+            (Method::DELETE, "/v1/orders/{id}"),
+        ] {
             cases.push(bad(m, t, format!("/v1/orders/{id}"), None, "trader"));
         }
         cases.push(bad(
@@ -184,32 +225,116 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
             _ => "/v1/slots/{zone}/{slot_start_ms}/stats",
         };
         for p in &slot_paths {
-            cases.push(bad(Method::GET, template, format!("/v1/slots/{p}/{what}"), None, "trader"));
+            cases.push(bad(
+                Method::GET,
+                template,
+                format!("/v1/slots/{p}/{what}"),
+                None,
+                "trader",
+            ));
         }
     }
     for q in ["depth=0", "depth=100000", "depth=-1", "depth=x", "x=1"] {
-        cases.push(bad(Method::GET, "/v1/slots/{zone}/{slot_start_ms}/book", format!("/v1/slots/default/{slot}/book?{q}"), None, "trader"));
+        cases.push(bad(
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/book",
+            format!("/v1/slots/default/{slot}/book?{q}"),
+            None,
+            "trader",
+        ));
     }
     for q in ["limit=0", "limit=5000", "limit=x"] {
-        cases.push(bad(Method::GET, "/v1/slots/{zone}/{slot_start_ms}/trades", format!("/v1/slots/default/{slot}/trades?{q}"), None, "trader"));
-        cases.push(bad(Method::GET, "/v1/trades", format!("/v1/trades?{q}"), None, "trader"));
-        cases.push(bad(Method::GET, "/v1/orders", format!("/v1/orders?{q}"), None, "trader"));
+        cases.push(bad(
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/trades",
+            format!("/v1/slots/default/{slot}/trades?{q}"),
+            None,
+            "trader",
+        ));
+        cases.push(bad(
+            Method::GET,
+            "/v1/trades",
+            format!("/v1/trades?{q}"),
+            None,
+            "trader",
+        ));
+        cases.push(bad(
+            Method::GET,
+            "/v1/orders",
+            format!("/v1/orders?{q}"),
+            None,
+            "trader",
+        ));
     }
     for q in ["status=weird", "slot_start_ms=abc", "before=x", "y=1"] {
-        cases.push(bad(Method::GET, "/v1/orders", format!("/v1/orders?{q}"), None, "trader"));
+        cases.push(bad(
+            Method::GET,
+            "/v1/orders",
+            format!("/v1/orders?{q}"),
+            None,
+            "trader",
+        ));
     }
     for q in ["zone=nowhere", "zone=", "x=1"] {
-        cases.push(bad(Method::GET, "/v1/slots", format!("/v1/slots?{q}"), None, "trader"));
+        cases.push(bad(
+            Method::GET,
+            "/v1/slots",
+            format!("/v1/slots?{q}"),
+            None,
+            "trader",
+        ));
     }
     cases.push(bad(Method::GET, "/v1/stream", "/v1/stream", None, "trader"));
-    cases.push(bad(Method::GET, "/v1/stream", "/v1/stream?slot_start_ms=x", None, "trader"));
-    cases.push(bad(Method::POST, "/v1/accounts", "/v1/accounts", Some("{".into()), "none"));
-    cases.push(bad(Method::POST, "/v1/accounts", "/v1/accounts", Some(json!({"name": "", "role": "prosumer"}).to_string()), "none"));
-    cases.push(bad(Method::POST, "/v1/accounts", "/v1/accounts", Some(json!({"name": "z", "role": "king"}).to_string()), "none"));
-    cases.push(bad(Method::POST, "/v1/keys", "/v1/keys", Some(json!({"label": 5}).to_string()), "trader"));
-    cases.push(bad(Method::POST, "/v1/keys", "/v1/keys", Some(format!("{{\"label\": \"{}\"}}", "x".repeat(100))), "trader"));
+    cases.push(bad(
+        Method::GET,
+        "/v1/stream",
+        "/v1/stream?slot_start_ms=x",
+        None,
+        "trader",
+    ));
+    cases.push(bad(
+        Method::POST,
+        "/v1/accounts",
+        "/v1/accounts",
+        Some("{".into()),
+        "none",
+    ));
+    cases.push(bad(
+        Method::POST,
+        "/v1/accounts",
+        "/v1/accounts",
+        Some(json!({"name": "", "role": "prosumer"}).to_string()),
+        "none",
+    ));
+    cases.push(bad(
+        Method::POST,
+        "/v1/accounts",
+        "/v1/accounts",
+        Some(json!({"name": "z", "role": "king"}).to_string()),
+        "none",
+    ));
+    cases.push(bad(
+        Method::POST,
+        "/v1/keys",
+        "/v1/keys",
+        Some(json!({"label": 5}).to_string()),
+        "trader",
+    ));
+    cases.push(bad(
+        Method::POST,
+        "/v1/keys",
+        "/v1/keys",
+        Some(format!("{{\"label\": \"{}\"}}", "x".repeat(100))),
+        "trader",
+    ));
     for id in ["abc", "-1", "999999"] {
-        cases.push(bad(Method::DELETE, "/v1/keys/{id}", format!("/v1/keys/{id}"), None, "trader"));
+        cases.push(bad(
+            Method::DELETE,
+            "/v1/keys/{id}",
+            format!("/v1/keys/{id}"),
+            None,
+            "trader",
+        ));
     }
     // An invalid key on every authenticated route.
     let spec: Value = serde_json::from_str(&platform::api::openapi::document_json()).unwrap();
@@ -217,14 +342,23 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for (method, op) in ops.as_object().unwrap() {
             documented.insert((method.to_uppercase(), path.clone()));
-            if op["security"].as_array().is_some_and(|s| s.iter().all(|r| r.as_object().is_some_and(|o| !o.is_empty()))) {
+            if op["security"].as_array().is_some_and(|s| {
+                s.iter()
+                    .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            }) {
                 let uri = path
                     .replace("{id}", &order_id.to_string())
                     .replace("{zone}", "default")
                     .replace("{slot_start_ms}", &slot.to_string());
                 let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
                 let template: &'static str = Box::leak(path.clone().into_boxed_str());
-                cases.push(bad(m.clone(), template, uri.clone(), Some("{}".into()), "invalid"));
+                cases.push(bad(
+                    m.clone(),
+                    template,
+                    uri.clone(),
+                    Some("{}".into()),
+                    "invalid",
+                ));
                 cases.push(bad(m, template, uri, Some("{}".into()), "none"));
             }
         }
@@ -232,7 +366,9 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
 
     let before = observe_state(&app, &trader.key, &admin.key, slot).await;
     for case in &cases {
-        let mut req = TestRequest::default().method(case.method.clone()).uri(&case.uri);
+        let mut req = TestRequest::default()
+            .method(case.method.clone())
+            .uri(&case.uri);
         match case.who {
             "trader" => req = req.insert_header(bearer(&trader.key)),
             "admin" => req = req.insert_header(bearer(&admin.key)),
@@ -262,20 +398,24 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
         .iter()
         .map(|c| (c.method.to_string(), c.template.to_owned()))
         .collect();
-    let exempt: BTreeSet<(String, String)> = [
-        ("GET", "/healthz"),
-        ("GET", "/readyz"),
-        ("GET", "/metrics"),
-    ]
-    .iter()
-    .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-    .collect();
+    let exempt: BTreeSet<(String, String)> =
+        [("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")]
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
     let missing: Vec<_> = documented
         .difference(&exercised)
         .filter(|r| !exempt.contains(*r))
         .collect();
-    assert!(missing.is_empty(), "routes without bad-input cases: {missing:?}");
-    println!("bad input: {} cases over {} routes, all 4xx with the error shape", cases.len(), exercised.len());
+    assert!(
+        missing.is_empty(),
+        "routes without bad-input cases: {missing:?}"
+    );
+    println!(
+        "bad input: {} cases over {} routes, all 4xx with the error shape",
+        cases.len(),
+        exercised.len()
+    );
 }
 
 async fn observe_state<B: actix_web::body::MessageBody>(
@@ -297,7 +437,8 @@ async fn observe_state<B: actix_web::body::MessageBody>(
         (admin, "/v1/keys".to_owned()),
         (trader, format!("/v1/slots/default/{slot}/book")),
     ] {
-        let (status, body) = call(app, TestRequest::get().uri(&uri).insert_header(bearer(key))).await;
+        let (status, body) =
+            call(app, TestRequest::get().uri(&uri).insert_header(bearer(key))).await;
         assert_eq!(status, StatusCode::OK, "{uri}: {body}");
         let mut body = body;
         if let Some(o) = body.as_object_mut() {
@@ -305,7 +446,13 @@ async fn observe_state<B: actix_web::body::MessageBody>(
         }
         out.push(body);
     }
-    let (_, engine) = call(app, TestRequest::get().uri("/v1/admin/engine").insert_header(bearer(admin))).await;
+    let (_, engine) = call(
+        app,
+        TestRequest::get()
+            .uri("/v1/admin/engine")
+            .insert_header(bearer(admin)),
+    )
+    .await;
     out.push(json!({"resting": engine["resting_orders"], "books": engine["open_books"]}));
     out
 }

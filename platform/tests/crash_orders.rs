@@ -32,7 +32,11 @@ fn account(db: &TestDb, name: &str, role: &str) -> String {
         .args(["account", "add", "--name", name, "--role", role])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("api key (shown once): "))
@@ -62,7 +66,14 @@ fn start(db: &TestDb, config: &std::path::Path, addr: SocketAddr) -> Child {
 /// flight when the server died, so "cancelled" is an equally valid outcome).
 type Acked = HashMap<i64, (String, i64, bool)>;
 
-fn client_run(addr: SocketAddr, key: String, slot: i64, next_cid: &mut u64, acked: &mut Acked, stop: &AtomicBool) {
+fn client_run(
+    addr: SocketAddr,
+    key: String,
+    slot: i64,
+    next_cid: &mut u64,
+    acked: &mut Acked,
+    stop: &AtomicBool,
+) {
     let mut client = Client::new(addr);
     let mut last_open: Vec<i64> = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -85,7 +96,11 @@ fn client_run(addr: SocketAddr, key: String, slot: i64, next_cid: &mut u64, acke
         };
         match result {
             Ok((status, body)) if (200..300).contains(&status) => {
-                let order = if body.get("order").is_some() { &body["order"] } else { &body };
+                let order = if body.get("order").is_some() {
+                    &body["order"]
+                } else {
+                    &body
+                };
                 let id = order["order_id"].as_i64().unwrap();
                 let state = (
                     order["status"].as_str().unwrap().to_owned(),
@@ -109,7 +124,12 @@ fn all_orders(client: &mut Client, key: &str) -> HashMap<i64, (String, i64)> {
     let mut before = i64::MAX;
     loop {
         let (status, page) = client
-            .request("GET", &format!("/v1/orders?limit=1000&before={before}"), Some(key), None)
+            .request(
+                "GET",
+                &format!("/v1/orders?limit=1000&before={before}"),
+                Some(key),
+                None,
+            )
             .unwrap();
         assert_eq!(status, 200, "{page}");
         let page = page.as_array().unwrap().clone();
@@ -118,7 +138,13 @@ fn all_orders(client: &mut Client, key: &str) -> HashMap<i64, (String, i64)> {
         }
         for o in &page {
             let id = o["order_id"].as_i64().unwrap();
-            out.insert(id, (o["status"].as_str().unwrap().to_owned(), o["remaining_wh"].as_i64().unwrap()));
+            out.insert(
+                id,
+                (
+                    o["status"].as_str().unwrap().to_owned(),
+                    o["remaining_wh"].as_i64().unwrap(),
+                ),
+            );
             before = before.min(id);
         }
     }
@@ -139,7 +165,9 @@ fn acknowledged_orders_survive_sigkill_and_the_journal_replays_to_the_same_state
     .unwrap();
     let admin = account(&db, "admin", "admin");
     let operator = account(&db, "ops", "operator");
-    let traders: Vec<String> = (0..CLIENTS).map(|i| account(&db, &format!("t{i}"), "consumer")).collect();
+    let traders: Vec<String> = (0..CLIENTS)
+        .map(|i| account(&db, &format!("t{i}"), "consumer"))
+        .collect();
     let now = platform::clock::now_ms();
     let slot = (now / 900_000 + 12) * 900_000;
 
@@ -147,7 +175,12 @@ fn acknowledged_orders_survive_sigkill_and_the_journal_replays_to_the_same_state
     let mut admin_client = Client::new(addr);
     for i in 0..CLIENTS {
         let (status, body) = admin_client
-            .request("POST", "/v1/admin/deposits", Some(&admin), Some(&json!({"account_id": i as i64 + 3, "amount_micro": 1_000_000_000_000i64})))
+            .request(
+                "POST",
+                "/v1/admin/deposits",
+                Some(&admin),
+                Some(&json!({"account_id": i as i64 + 3, "amount_micro": 1_000_000_000_000i64})),
+            )
             .unwrap();
         assert_eq!(status, 201, "{body}");
     }
@@ -193,7 +226,9 @@ fn acknowledged_orders_survive_sigkill_and_the_journal_replays_to_the_same_state
             }
             total_acked += acked[i].len();
         }
-        let (status, engine) = client.request("GET", "/v1/admin/engine", Some(&operator), None).unwrap();
+        let (status, engine) = client
+            .request("GET", "/v1/admin/engine", Some(&operator), None)
+            .unwrap();
         assert_eq!(status, 200);
         let out = db
             .sunmesh()
@@ -201,16 +236,26 @@ fn acknowledged_orders_survive_sigkill_and_the_journal_replays_to_the_same_state
             .arg(engine["journal_len"].as_i64().unwrap().to_string())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let replayed: Value = json!(text
             .lines()
             .find_map(|l| l.strip_prefix("state_hash "))
             .unwrap());
-        assert_eq!(replayed, engine["state_hash"], "round {round}: rebuilt engine differs from a replay");
+        assert_eq!(
+            replayed, engine["state_hash"],
+            "round {round}: rebuilt engine differs from a replay"
+        );
     }
     server.kill().unwrap();
     server.wait().unwrap();
     println!("crash test: {KILLS} SIGKILLs, {total_acked} acknowledged orders/cancels all present");
-    assert!(total_acked > KILLS * CLIENTS, "the clients got through: {total_acked}");
+    assert!(
+        total_acked > KILLS * CLIENTS,
+        "the clients got through: {total_acked}"
+    );
 }

@@ -28,10 +28,15 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
     }
     for key in ["oneOf", "anyOf"] {
         if let Some(options) = schema.get(key).and_then(Value::as_array) {
-            let ok = options.iter().filter(|s| validate(doc, s, value, at).is_ok()).count();
+            let ok = options
+                .iter()
+                .filter(|s| validate(doc, s, value, at).is_ok())
+                .count();
             let good = if key == "oneOf" { ok == 1 } else { ok >= 1 };
             if !good {
-                return Err(format!("{at}: {ok} of the {key} alternatives match {value}"));
+                return Err(format!(
+                    "{at}: {ok} of the {key} alternatives match {value}"
+                ));
             }
             return Ok(());
         }
@@ -41,7 +46,9 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
         let mut merged = json!({"type": "object", "properties": {}, "required": []});
         for part in all {
             let part = match part.get("$ref").and_then(Value::as_str) {
-                Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+                Some(r) => {
+                    &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")]
+                }
                 None => part,
             };
             if let Some(p) = part.get("properties").and_then(Value::as_object) {
@@ -50,7 +57,10 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
                 }
             }
             if let Some(r) = part.get("required").and_then(Value::as_array) {
-                merged["required"].as_array_mut().unwrap().extend(r.iter().cloned());
+                merged["required"]
+                    .as_array_mut()
+                    .unwrap()
+                    .extend(r.iter().cloned());
             }
         }
         return validate(doc, &merged, value, at);
@@ -124,40 +134,232 @@ async fn responses_match_the_documented_schemas() {
                "type": "limit", "price_micro_per_kwh": price, "qty_wh": qty})
     };
     let steps: Vec<(Method, &str, String, Option<Value>, &str)> = vec![
-        (Method::POST, "/v1/accounts", "/v1/accounts".into(), Some(json!({"name": "new", "role": "consumer"})), ""),
-        (Method::POST, "/v1/accounts", "/v1/accounts".into(), Some(json!({"name": "new", "role": "consumer"})), ""),
+        (
+            Method::POST,
+            "/v1/accounts",
+            "/v1/accounts".into(),
+            Some(json!({"name": "new", "role": "consumer"})),
+            "",
+        ),
+        (
+            Method::POST,
+            "/v1/accounts",
+            "/v1/accounts".into(),
+            Some(json!({"name": "new", "role": "consumer"})),
+            "",
+        ),
         (Method::GET, "/v1/me", "/v1/me".into(), None, &buyer.key),
         (Method::GET, "/v1/keys", "/v1/keys".into(), None, &buyer.key),
-        (Method::POST, "/v1/keys", "/v1/keys".into(), Some(json!({"label": "x"})), &buyer.key),
-        (Method::DELETE, "/v1/keys/{id}", "/v1/keys/999999".into(), None, &buyer.key),
-        (Method::POST, "/v1/admin/deposits", "/v1/admin/deposits".into(), Some(json!({"account_id": buyer.id, "amount_micro": 10_000_000})), &admin.key),
-        (Method::POST, "/v1/admin/deposits", "/v1/admin/deposits".into(), Some(json!({"account_id": buyer.id, "amount_micro": 0})), &admin.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(order(1, "sell", 300_000, 500)), &seller.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(order(1, "sell", 300_000, 500)), &seller.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(order(2, "buy", 300_000, 200)), &buyer.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(order(3, "buy", 100_000, 200)), &buyer.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(order(4, "sell", 300_000, 200)), &buyer.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(order(5, "buy", 1_000_000, 1_000_000)), &buyer.key),
-        (Method::POST, "/v1/orders", "/v1/orders".into(), Some(json!({"oops": 1})), &buyer.key),
-        (Method::GET, "/v1/orders", "/v1/orders".into(), None, &buyer.key),
-        (Method::GET, "/v1/orders/{id}", "/v1/orders/1".into(), None, &seller.key),
-        (Method::GET, "/v1/orders/{id}", "/v1/orders/1".into(), None, &buyer.key),
-        (Method::PATCH, "/v1/orders/{id}", "/v1/orders/3".into(), Some(json!({"qty_wh": 100, "price_micro_per_kwh": 100_000})), &buyer.key),
-        (Method::PATCH, "/v1/orders/{id}", "/v1/orders/3".into(), Some(json!({"qty_wh": 100, "price_micro_per_kwh": 100_000})), &buyer.key),
-        (Method::DELETE, "/v1/orders/{id}", "/v1/orders/3".into(), None, &buyer.key),
-        (Method::DELETE, "/v1/orders/{id}", "/v1/orders/3".into(), None, &buyer.key),
-        (Method::GET, "/v1/trades", "/v1/trades".into(), None, &buyer.key),
-        (Method::GET, "/v1/trades", "/v1/trades".into(), None, &operator.key),
-        (Method::GET, "/v1/balances", "/v1/balances".into(), None, &buyer.key),
-        (Method::GET, "/v1/slots", "/v1/slots".into(), None, &operator.key),
-        (Method::GET, "/v1/slots", "/v1/slots?zone=nowhere".into(), None, &operator.key),
-        (Method::GET, "/v1/slots/{zone}/{slot_start_ms}/book", format!("/v1/slots/default/{slot}/book"), None, &buyer.key),
-        (Method::GET, "/v1/slots/{zone}/{slot_start_ms}/trades", format!("/v1/slots/default/{slot}/trades"), None, &buyer.key),
-        (Method::GET, "/v1/slots/{zone}/{slot_start_ms}/stats", format!("/v1/slots/default/{slot}/stats"), None, &buyer.key),
-        (Method::GET, "/v1/slots/{zone}/{slot_start_ms}/stats", format!("/v1/slots/default/{}/stats", slot + 1), None, &buyer.key),
-        (Method::GET, "/v1/admin/engine", "/v1/admin/engine".into(), None, &operator.key),
-        (Method::GET, "/v1/admin/engine", "/v1/admin/engine".into(), None, ""),
-        (Method::GET, "/v1/stream", "/v1/stream".into(), None, &buyer.key),
+        (
+            Method::POST,
+            "/v1/keys",
+            "/v1/keys".into(),
+            Some(json!({"label": "x"})),
+            &buyer.key,
+        ),
+        (
+            Method::DELETE,
+            "/v1/keys/{id}",
+            "/v1/keys/999999".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::POST,
+            "/v1/admin/deposits",
+            "/v1/admin/deposits".into(),
+            Some(json!({"account_id": buyer.id, "amount_micro": 10_000_000})),
+            &admin.key,
+        ),
+        (
+            Method::POST,
+            "/v1/admin/deposits",
+            "/v1/admin/deposits".into(),
+            Some(json!({"account_id": buyer.id, "amount_micro": 0})),
+            &admin.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(order(1, "sell", 300_000, 500)),
+            &seller.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(order(1, "sell", 300_000, 500)),
+            &seller.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(order(2, "buy", 300_000, 200)),
+            &buyer.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(order(3, "buy", 100_000, 200)),
+            &buyer.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(order(4, "sell", 300_000, 200)),
+            &buyer.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(order(5, "buy", 1_000_000, 1_000_000)),
+            &buyer.key,
+        ),
+        (
+            Method::POST,
+            "/v1/orders",
+            "/v1/orders".into(),
+            Some(json!({"oops": 1})),
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/orders",
+            "/v1/orders".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/orders/{id}",
+            "/v1/orders/1".into(),
+            None,
+            &seller.key,
+        ),
+        (
+            Method::GET,
+            "/v1/orders/{id}",
+            "/v1/orders/1".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::PATCH,
+            "/v1/orders/{id}",
+            "/v1/orders/3".into(),
+            Some(json!({"qty_wh": 100, "price_micro_per_kwh": 100_000})),
+            &buyer.key,
+        ),
+        (
+            Method::PATCH,
+            "/v1/orders/{id}",
+            "/v1/orders/3".into(),
+            Some(json!({"qty_wh": 100, "price_micro_per_kwh": 100_000})),
+            &buyer.key,
+        ),
+        (
+            Method::DELETE,
+            "/v1/orders/{id}",
+            "/v1/orders/3".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::DELETE,
+            "/v1/orders/{id}",
+            "/v1/orders/3".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/trades",
+            "/v1/trades".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/trades",
+            "/v1/trades".into(),
+            None,
+            &operator.key,
+        ),
+        (
+            Method::GET,
+            "/v1/balances",
+            "/v1/balances".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/slots",
+            "/v1/slots".into(),
+            None,
+            &operator.key,
+        ),
+        (
+            Method::GET,
+            "/v1/slots",
+            "/v1/slots?zone=nowhere".into(),
+            None,
+            &operator.key,
+        ),
+        (
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/book",
+            format!("/v1/slots/default/{slot}/book"),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/trades",
+            format!("/v1/slots/default/{slot}/trades"),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/stats",
+            format!("/v1/slots/default/{slot}/stats"),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/slots/{zone}/{slot_start_ms}/stats",
+            format!("/v1/slots/default/{}/stats", slot + 1),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/admin/engine",
+            "/v1/admin/engine".into(),
+            None,
+            &operator.key,
+        ),
+        (
+            Method::GET,
+            "/v1/admin/engine",
+            "/v1/admin/engine".into(),
+            None,
+            "",
+        ),
+        (
+            Method::GET,
+            "/v1/stream",
+            "/v1/stream".into(),
+            None,
+            &buyer.key,
+        ),
         (Method::GET, "/healthz", "/healthz".into(), None, ""),
     ];
     let mut seen = BTreeSet::new();
@@ -181,7 +383,10 @@ async fn responses_match_the_documented_schemas() {
             "{method} {uri}: status {status} is not documented (body {value})"
         );
         let schema = &documented["content"]["application/json"]["schema"];
-        assert!(!schema.is_null(), "{method} {uri} {status}: no JSON schema documented");
+        assert!(
+            !schema.is_null(),
+            "{method} {uri} {status}: no JSON schema documented"
+        );
         if let Err(problem) = validate(&doc, schema, &value, "body") {
             panic!("{method} {uri} {status}: {problem}\nbody: {value}");
         }
@@ -196,6 +401,18 @@ async fn responses_match_the_documented_schemas() {
     let order_view = json!({"$ref": "#/components/schemas/OrderView"});
     assert!(validate(&doc, &order_view, &json!({"order_id": 1}), "x").is_err());
     let error = json!({"$ref": "#/components/schemas/ErrorBody"});
-    assert!(validate(&doc, &error, &json!({"error": {"code": "a", "message": "b", "extra": 1}}), "x").is_err());
-    assert!(validate(&doc, &error, &json!({"error": {"code": 5, "message": "b"}}), "x").is_err());
+    assert!(validate(
+        &doc,
+        &error,
+        &json!({"error": {"code": "a", "message": "b", "extra": 1}}),
+        "x"
+    )
+    .is_err());
+    assert!(validate(
+        &doc,
+        &error,
+        &json!({"error": {"code": 5, "message": "b"}}),
+        "x"
+    )
+    .is_err());
 }

@@ -8,12 +8,12 @@ mod accounts;
 mod api_keys;
 mod connection;
 mod devices;
-mod trading;
 pub mod schema;
+mod trading;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
-pub use trading::{JournalRow, OrderFilter, OrderRow, TradeRow, TradingBatch};
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
+pub use trading::{JournalRow, OrderFilter, OrderRow, TradeRow, TradingBatch};
 
 use diesel::r2d2::{Pool, PooledConnection};
 

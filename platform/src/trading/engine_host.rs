@@ -104,6 +104,10 @@ pub struct StreamItem {
 }
 
 pub struct EngineHost {
+    /// Fixed once the journal is opened, so handlers read them without the state lock (which
+    /// the writer holds through each commit).
+    pub zones: super::market::Zones,
+    pub config: exchange::MarketConfig,
     tx: SyncSender<Job>,
     shared: Arc<RwLock<Shared>>,
     stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
@@ -116,6 +120,8 @@ impl EngineHost {
         settings.engine_config()?;
         let (ledger, snapshot_seq) = recover(&store, &settings)?;
         let mirror = open_orders(&store)?;
+        let zones = ledger.zones.clone();
+        let config = ledger.engine.config().clone();
         let shared = Arc::new(RwLock::new(Shared {
             ledger,
             snapshot_seq,
@@ -135,6 +141,8 @@ impl EngineHost {
             .spawn(move || writer.run(rx))
             .map_err(PlatformError::Output)?;
         Ok(Arc::new(EngineHost {
+            zones,
+            config,
             tx,
             shared,
             stream,
@@ -217,11 +225,12 @@ fn open_orders(store: &Store) -> Result<HashMap<i64, OrderRow>> {
 }
 
 fn parse_entry(seq: i64, text: &str) -> Result<JournalEntry> {
-    let entry: JournalEntry = serde_json::from_str(text).map_err(|e| PlatformError::CorruptRow {
-        table: "trading_journal",
-        key: seq.to_string(),
-        reason: e.to_string(),
-    })?;
+    let entry: JournalEntry =
+        serde_json::from_str(text).map_err(|e| PlatformError::CorruptRow {
+            table: "trading_journal",
+            key: seq.to_string(),
+            reason: e.to_string(),
+        })?;
     if entry.seq as i64 != seq {
         return Err(PlatformError::CorruptRow {
             table: "trading_journal",
@@ -333,6 +342,17 @@ pub fn recover(store: &Store, settings: &MarketSettings) -> Result<(Ledger, i64)
     Ok((ledger, snapshot_seq))
 }
 
+fn write_snapshot(store: &Store, snap: &LedgerSnapshot, hash: &str, now: i64) {
+    let written = serde_json::to_string(snap)
+        .map_err(internal)
+        .and_then(|json| store.insert_trading_snapshot(snap.seq as i64, now, hash, &json));
+    match written {
+        Ok(()) => tracing::info!(seq = snap.seq, "engine snapshot written"),
+        // Not fatal: the journal is durable; the next snapshot retries.
+        Err(error) => tracing::warn!(%error, "engine snapshot not written"),
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> PlatformError {
     PlatformError::Config(format!("trading journal encoding failed: {e}"))
 }
@@ -390,6 +410,7 @@ impl Writer {
 
     fn group(&mut self, jobs: Vec<Job>) {
         let now = clock::now_ms();
+        let started = Instant::now();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut work = Work::default();
         let shared = self.shared.clone();
@@ -432,15 +453,22 @@ impl Writer {
                 .collect(),
             at_ms: now,
         };
+        let executed = Instant::now();
         let committed = match failed {
             Some(e) => Err(e),
             None => self.store.commit_trading_batch(&batch),
         };
+        tracing::debug!(
+            commands = jobs.len(),
+            execute_us = (executed - started).as_micros() as u64,
+            commit_us = executed.elapsed().as_micros() as u64,
+            "trading group"
+        );
         if let Err(error) = committed {
             tracing::error!(%error, "trading group not committed; rebuilding the engine from the database");
-            match recover(&self.store, &self.settings).and_then(|(l, s)| {
-                Ok((l, s, open_orders(&self.store)?))
-            }) {
+            match recover(&self.store, &self.settings)
+                .and_then(|(l, s)| Ok((l, s, open_orders(&self.store)?)))
+            {
                 Ok((ledger, snapshot_seq, mirror)) => {
                     guard.ledger = ledger;
                     guard.snapshot_seq = snapshot_seq;
@@ -489,21 +517,9 @@ impl Writer {
             let _ = self.stream.send(Arc::new(items));
         }
         if let Some((snap, hash)) = snapshot {
-            self.write_snapshot(&snap, &hash, now);
-        }
-    }
-
-    fn write_snapshot(&self, snap: &LedgerSnapshot, hash: &str, now: i64) {
-        let written = serde_json::to_string(snap)
-            .map_err(internal)
-            .and_then(|json| {
-                self.store
-                    .insert_trading_snapshot(snap.seq as i64, now, hash, &json)
-            });
-        match written {
-            Ok(()) => tracing::info!(seq = snap.seq, "engine snapshot written"),
-            // Not fatal: the journal is durable; the next snapshot retries.
-            Err(error) => tracing::warn!(%error, "engine snapshot not written"),
+            // Serialising and storing a large snapshot must not stall the order path.
+            let store = self.store.clone();
+            std::thread::spawn(move || write_snapshot(&store, &snap, &hash, now));
         }
     }
 
@@ -531,11 +547,12 @@ impl Writer {
     }
 
     fn row<'a>(&'a self, work: &'a mut Work, id: i64) -> Option<&'a mut OrderRow> {
-        if !work.touched.contains_key(&id) {
-            let row = self.mirror.get(&id)?.clone();
-            work.touched.insert(id, row);
+        match work.touched.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                Some(e.insert(self.mirror.get(&id)?.clone()))
+            }
         }
-        work.touched.get_mut(&id)
     }
 
     fn one(
@@ -568,7 +585,11 @@ impl Writer {
                 }
             }
             Some(Request::Cancel { account, order_id }) => JournalCommand::Engine {
-                command: Command::cancel(now, AccountId(*account as u64), OrderId(*order_id as u64)),
+                command: Command::cancel(
+                    now,
+                    AccountId(*account as u64),
+                    OrderId(*order_id as u64),
+                ),
                 funds: ledger.funds(*account as u64),
                 capacity_wh: None,
             },
@@ -685,10 +706,7 @@ impl Writer {
                     command_trades.push(PublicTrade::from(&row));
                     work.trades.push(row);
                 }
-                Event::Cancelled {
-                    order_id, ..
-                }
-                | Event::Expired { order_id, .. } => {
+                Event::Cancelled { order_id, .. } | Event::Expired { order_id, .. } => {
                     let status = if matches!(event, Event::Expired { .. }) {
                         "expired"
                     } else {
@@ -808,7 +826,17 @@ impl Writer {
 }
 
 /// Builds the engine's order from API input (ids already validated).
-pub fn new_order(account: i64, client_id: u64, zone: exchange::ZoneId, slot: i64, side: Side, kind: exchange::OrderType, price: i64, qty: u64) -> NewOrder {
+#[allow(clippy::too_many_arguments)] // one argument per order field, all plain values
+pub fn new_order(
+    account: i64,
+    client_id: u64,
+    zone: exchange::ZoneId,
+    slot: i64,
+    side: Side,
+    kind: exchange::OrderType,
+    price: i64,
+    qty: u64,
+) -> NewOrder {
     NewOrder {
         account: AccountId(account as u64),
         client_id: ClientOrderId(client_id),

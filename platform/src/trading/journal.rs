@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use exchange::{
-    AccountId, Command, Engine, Event, MarketConfig, Micros, PreTrade, SlotId, Snapshot, Wh,
-    ZoneId,
+    AccountId, Command, Engine, Event, MarketConfig, Micros, PreTrade, SlotId, Snapshot, Wh, ZoneId,
 };
 use serde::{Deserialize, Serialize};
 

@@ -64,9 +64,10 @@ pub fn rejection(reason: &ExchangeError) -> ApiError {
     use ExchangeError as E;
     let message = reason.to_string();
     let (status, code) = match reason {
-        E::ZeroQuantity | E::QuantityTooLarge { .. } | E::OffTick { .. } | E::PriceOutOfBand { .. } => {
-            (S::BAD_REQUEST, "invalid_order")
-        }
+        E::ZeroQuantity
+        | E::QuantityTooLarge { .. }
+        | E::OffTick { .. }
+        | E::PriceOutOfBand { .. } => (S::BAD_REQUEST, "invalid_order"),
         E::UnknownZone(_) | E::UnknownSlot(_) => (S::NOT_FOUND, "unknown_slot"),
         E::UnknownOrder(_) | E::NotOwner(_) => (S::NOT_FOUND, "not_found"),
         E::SlotNotYetOpen { .. } => (S::CONFLICT, "slot_not_open"),
@@ -140,19 +141,16 @@ pub async fn place_order(
         ));
     }
     check_slot_range(body.slot_start_ms)?;
-    let zone = host
-        .read()
-        .map_err(host_error)?
-        .ledger
-        .zones
-        .id(&body.zone)
-        .ok_or_else(|| {
-            ApiError::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "unknown_slot",
-                format!("zone {:?} is not traded here; GET /v1/slots lists zones and slots", body.zone),
-            )
-        })?;
+    let zone = host.zones.id(&body.zone).ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "unknown_slot",
+            format!(
+                "zone {:?} is not traded here; GET /v1/slots lists zones and slots",
+                body.zone
+            ),
+        )
+    })?;
     let account = caller.id().0;
     let order = new_order(
         account,
@@ -245,7 +243,11 @@ async fn my_order(state: &AppState, caller: &Caller, order_id: i64) -> Result<Or
     let account = caller.id().0;
     web::block(move || store.trading_order(account, order_id))
         .await??
-        .ok_or_else(|| ApiError::not_found(format!("you have no order {order_id}; GET /v1/orders lists yours")))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "you have no order {order_id}; GET /v1/orders lists yours"
+            ))
+        })
 }
 
 /// One of the caller's orders (another account's order is a 404).
@@ -284,11 +286,16 @@ async fn change(
             let row = my_order(state, caller, order_id).await?;
             Err(ApiError::conflict(
                 "order_not_open",
-                format!("order {order_id} is {}; only open orders can be changed", row.status),
+                format!(
+                    "order {order_id} is {}; only open orders can be changed",
+                    row.status
+                ),
             ))
         }
         Some(reason) => Err(rejection(reason)),
-        None => Err(ApiError::internal("change produced neither an order nor a rejection")),
+        None => Err(ApiError::internal(
+            "change produced neither an order nor a rejection",
+        )),
     }
 }
 
@@ -384,7 +391,9 @@ pub async fn my_trades(
     let store = state.store.clone();
     let account = caller.id().0;
     let rows = web::block(move || store.trading_trades_of(account, q.before, limit)).await??;
-    Ok(web::Json(rows.iter().map(|t| MyTrade::of(t, account)).collect()))
+    Ok(web::Json(
+        rows.iter().map(|t| MyTrade::of(t, account)).collect(),
+    ))
 }
 
 /// The caller's money: available, held in escrow by resting buys, and free.

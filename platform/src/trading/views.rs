@@ -186,7 +186,11 @@ impl MyTrade {
         Self {
             trade: PublicTrade::from(t),
             my_side: my_side.to_owned(),
-            my_order_id: if buying { t.buyer_order } else { t.seller_order },
+            my_order_id: if buying {
+                t.buyer_order
+            } else {
+                t.seller_order
+            },
             maker: t.taker_side != my_side,
         }
     }

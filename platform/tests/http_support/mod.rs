@@ -83,7 +83,10 @@ impl Client {
             }
             if let Some((name, value)) = trimmed.split_once(':') {
                 if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().map_err(|_| std::io::ErrorKind::InvalidData)?;
+                    length = value
+                        .trim()
+                        .parse()
+                        .map_err(|_| std::io::ErrorKind::InvalidData)?;
                 }
             }
         }

@@ -68,7 +68,9 @@ impl Exchange {
         let mut device = new_device(seed, owner);
         device.zone = "default".parse().unwrap();
         device.nameplate = platform::registry::NameplateW::new(nameplate_w).unwrap();
-        self.store.register_device(&device, crate::common::T0).unwrap();
+        self.store
+            .register_device(&device, crate::common::T0)
+            .unwrap();
     }
 
     /// A slot open for the next several hours.
@@ -102,8 +104,15 @@ pub fn assert_error_shape(body: &Value) {
     let code = body["error"]["code"].as_str().unwrap_or_default();
     assert!(!code.is_empty(), "error code in {body}");
     assert!(
-        !body["error"]["message"].as_str().unwrap_or_default().is_empty(),
+        !body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
         "error message in {body}"
     );
-    assert_eq!(body.as_object().map(|o| o.len()), Some(1), "only `error`: {body}");
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(1),
+        "only `error`: {body}"
+    );
 }
