@@ -54,7 +54,7 @@ TOML
         sed -n 's/^api key (shown once): //p' "$WORK/out" >>"$WORK/keys"
         sed -n 's/.*(id \([0-9]*\)).*/\1/p' "$WORK/out" >>"$WORK/ids"
     done
-    RUST_LOG=warn "$BIN" --database "$db" serve --config "$WORK/serve.toml" >"$WORK/server.log" 2>&1 &
+    RUST_LOG=${BENCH_RUST_LOG:-warn} "$BIN" --database "$db" serve --config "$WORK/serve.toml" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
         curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
@@ -111,6 +111,7 @@ LUA
     engine=$(curl -sf "http://127.0.0.1:$PORT/v1/admin/engine" -H "Authorization: Bearer $admin")
     kill "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
+    [ -n "${BENCH_KEEP_LOG:-}" ] && cp "$WORK/server.log" "${BENCH_KEEP_LOG}-$label.log"
     SERVER_PID=""
 
     local rate p50 p99 trivial bad

@@ -41,7 +41,6 @@ CREATE TABLE trading_orders (
 
 CREATE INDEX trading_orders_account ON trading_orders (account_id, order_id);
 CREATE INDEX trading_orders_client_id ON trading_orders (account_id, client_order_id);
-CREATE INDEX trading_orders_open ON trading_orders (status) WHERE status = 'open';
 
 -- Every trade. Settlement reads them (see docs/api.md: trading_trades is the source for
 -- settlement_trades).

@@ -86,20 +86,40 @@ impl Store {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| {
             for chunk in batch.journal.chunks(INSERT_CHUNK) {
-                let insert = diesel::insert_into(trading_journal::table).values(chunk);
-                // MultiConnection has no multi-row INSERT; each backend has.
+                // SQLite: one cached prepared statement per row beats compiling a fresh
+                // multi-row statement per group; PostgreSQL: one round trip per chunk.
                 match conn {
-                    AnyConnection::Sqlite(c) => insert.execute(c)?,
-                    AnyConnection::Postgresql(c) => insert.execute(c)?,
-                };
+                    AnyConnection::Sqlite(c) => {
+                        for row in chunk {
+                            diesel::insert_into(trading_journal::table)
+                                .values(row)
+                                .execute(c)?;
+                        }
+                    }
+                    AnyConnection::Postgresql(c) => {
+                        diesel::insert_into(trading_journal::table)
+                            .values(chunk)
+                            .execute(c)?;
+                    }
+                }
             }
             for chunk in batch.new_orders.chunks(INSERT_CHUNK) {
-                let insert = diesel::insert_into(trading_orders::table).values(chunk);
-                // MultiConnection has no multi-row INSERT; each backend has.
+                // SQLite: one cached prepared statement per row beats compiling a fresh
+                // multi-row statement per group; PostgreSQL: one round trip per chunk.
                 match conn {
-                    AnyConnection::Sqlite(c) => insert.execute(c)?,
-                    AnyConnection::Postgresql(c) => insert.execute(c)?,
-                };
+                    AnyConnection::Sqlite(c) => {
+                        for row in chunk {
+                            diesel::insert_into(trading_orders::table)
+                                .values(row)
+                                .execute(c)?;
+                        }
+                    }
+                    AnyConnection::Postgresql(c) => {
+                        diesel::insert_into(trading_orders::table)
+                            .values(chunk)
+                            .execute(c)?;
+                    }
+                }
             }
             for row in &batch.changed_orders {
                 use trading_orders::dsl as o;
@@ -115,12 +135,22 @@ impl Store {
                     .execute(conn)?;
             }
             for chunk in batch.trades.chunks(INSERT_CHUNK) {
-                let insert = diesel::insert_into(trading_trades::table).values(chunk);
-                // MultiConnection has no multi-row INSERT; each backend has.
+                // SQLite: one cached prepared statement per row beats compiling a fresh
+                // multi-row statement per group; PostgreSQL: one round trip per chunk.
                 match conn {
-                    AnyConnection::Sqlite(c) => insert.execute(c)?,
-                    AnyConnection::Postgresql(c) => insert.execute(c)?,
-                };
+                    AnyConnection::Sqlite(c) => {
+                        for row in chunk {
+                            diesel::insert_into(trading_trades::table)
+                                .values(row)
+                                .execute(c)?;
+                        }
+                    }
+                    AnyConnection::Postgresql(c) => {
+                        diesel::insert_into(trading_trades::table)
+                            .values(chunk)
+                            .execute(c)?;
+                    }
+                }
             }
             for &(account, available) in &batch.balances {
                 use trading_balances::dsl as b;

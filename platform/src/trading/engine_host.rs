@@ -104,6 +104,10 @@ pub struct StreamItem {
 }
 
 pub struct EngineHost {
+    /// Fixed once the journal is opened, so handlers read them without the state lock (which
+    /// the writer holds through each commit).
+    pub zones: super::market::Zones,
+    pub config: exchange::MarketConfig,
     tx: SyncSender<Job>,
     shared: Arc<RwLock<Shared>>,
     stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
@@ -116,6 +120,8 @@ impl EngineHost {
         settings.engine_config()?;
         let (ledger, snapshot_seq) = recover(&store, &settings)?;
         let mirror = open_orders(&store)?;
+        let zones = ledger.zones.clone();
+        let config = ledger.engine.config().clone();
         let shared = Arc::new(RwLock::new(Shared {
             ledger,
             snapshot_seq,
@@ -135,6 +141,8 @@ impl EngineHost {
             .spawn(move || writer.run(rx))
             .map_err(PlatformError::Output)?;
         Ok(Arc::new(EngineHost {
+            zones,
+            config,
             tx,
             shared,
             stream,
@@ -334,6 +342,17 @@ pub fn recover(store: &Store, settings: &MarketSettings) -> Result<(Ledger, i64)
     Ok((ledger, snapshot_seq))
 }
 
+fn write_snapshot(store: &Store, snap: &LedgerSnapshot, hash: &str, now: i64) {
+    let written = serde_json::to_string(snap)
+        .map_err(internal)
+        .and_then(|json| store.insert_trading_snapshot(snap.seq as i64, now, hash, &json));
+    match written {
+        Ok(()) => tracing::info!(seq = snap.seq, "engine snapshot written"),
+        // Not fatal: the journal is durable; the next snapshot retries.
+        Err(error) => tracing::warn!(%error, "engine snapshot not written"),
+    }
+}
+
 fn internal(e: impl std::fmt::Display) -> PlatformError {
     PlatformError::Config(format!("trading journal encoding failed: {e}"))
 }
@@ -391,6 +410,7 @@ impl Writer {
 
     fn group(&mut self, jobs: Vec<Job>) {
         let now = clock::now_ms();
+        let started = Instant::now();
         let mut replies = Vec::with_capacity(jobs.len());
         let mut work = Work::default();
         let shared = self.shared.clone();
@@ -433,10 +453,17 @@ impl Writer {
                 .collect(),
             at_ms: now,
         };
+        let executed = Instant::now();
         let committed = match failed {
             Some(e) => Err(e),
             None => self.store.commit_trading_batch(&batch),
         };
+        tracing::debug!(
+            commands = jobs.len(),
+            execute_us = (executed - started).as_micros() as u64,
+            commit_us = executed.elapsed().as_micros() as u64,
+            "trading group"
+        );
         if let Err(error) = committed {
             tracing::error!(%error, "trading group not committed; rebuilding the engine from the database");
             match recover(&self.store, &self.settings)
@@ -490,21 +517,9 @@ impl Writer {
             let _ = self.stream.send(Arc::new(items));
         }
         if let Some((snap, hash)) = snapshot {
-            self.write_snapshot(&snap, &hash, now);
-        }
-    }
-
-    fn write_snapshot(&self, snap: &LedgerSnapshot, hash: &str, now: i64) {
-        let written = serde_json::to_string(snap)
-            .map_err(internal)
-            .and_then(|json| {
-                self.store
-                    .insert_trading_snapshot(snap.seq as i64, now, hash, &json)
-            });
-        match written {
-            Ok(()) => tracing::info!(seq = snap.seq, "engine snapshot written"),
-            // Not fatal: the journal is durable; the next snapshot retries.
-            Err(error) => tracing::warn!(%error, "engine snapshot not written"),
+            // Serialising and storing a large snapshot must not stall the order path.
+            let store = self.store.clone();
+            std::thread::spawn(move || write_snapshot(&store, &snap, &hash, now));
         }
     }
 
@@ -532,11 +547,12 @@ impl Writer {
     }
 
     fn row<'a>(&'a self, work: &'a mut Work, id: i64) -> Option<&'a mut OrderRow> {
-        if !work.touched.contains_key(&id) {
-            let row = self.mirror.get(&id)?.clone();
-            work.touched.insert(id, row);
+        match work.touched.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                Some(e.insert(self.mirror.get(&id)?.clone()))
+            }
         }
-        work.touched.get_mut(&id)
     }
 
     fn one(
@@ -810,6 +826,7 @@ impl Writer {
 }
 
 /// Builds the engine's order from API input (ids already validated).
+#[allow(clippy::too_many_arguments)] // one argument per order field, all plain values
 pub fn new_order(
     account: i64,
     client_id: u64,

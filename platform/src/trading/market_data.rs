@@ -35,17 +35,11 @@ fn unknown_zone(zone: &str) -> ApiError {
 /// Validates a (zone, slot) path against the market: known zone, aligned slot.
 fn slot_path(state: &AppState, zone: &str, slot: i64) -> Result<(), ApiError> {
     check_slot_range(slot)?;
-    let shared = host(state)?.read().map_err(host_error)?;
-    if shared.ledger.zones.id(zone).is_none() {
+    let host = host(state)?;
+    if host.zones.id(zone).is_none() {
         return Err(unknown_zone(zone));
     }
-    if !shared
-        .ledger
-        .engine
-        .config()
-        .calendar
-        .is_aligned(SlotId(slot))
-    {
+    if !host.config.calendar.is_aligned(SlotId(slot)) {
         return Err(ApiError::new(
             actix_web::http::StatusCode::NOT_FOUND,
             "unknown_slot",

@@ -141,22 +141,16 @@ pub async fn place_order(
         ));
     }
     check_slot_range(body.slot_start_ms)?;
-    let zone = host
-        .read()
-        .map_err(host_error)?
-        .ledger
-        .zones
-        .id(&body.zone)
-        .ok_or_else(|| {
-            ApiError::new(
-                actix_web::http::StatusCode::NOT_FOUND,
-                "unknown_slot",
-                format!(
-                    "zone {:?} is not traded here; GET /v1/slots lists zones and slots",
-                    body.zone
-                ),
-            )
-        })?;
+    let zone = host.zones.id(&body.zone).ok_or_else(|| {
+        ApiError::new(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "unknown_slot",
+            format!(
+                "zone {:?} is not traded here; GET /v1/slots lists zones and slots",
+                body.zone
+            ),
+        )
+    })?;
     let account = caller.id().0;
     let order = new_order(
         account,
