@@ -31,8 +31,24 @@ struct Row {
     /// Roles that get past authorization. `None`: the route needs no key at all.
     allowed: Option<&'static [Role]>,
     /// For allowed roles: the status expected (the resource is someone else's → 404, etc.).
+    /// For a route without a key, the status expected of a keyless call.
     expect: Option<StatusCode>,
+    /// Allowed roles whose answer differs from `expect` (e.g. a device's readings: the owner
+    /// and operators see them, other prosumers and consumers get 404).
+    per_role: &'static [(Role, StatusCode)],
 }
+
+impl Row {
+    fn per_role(self, per_role: &'static [(Role, StatusCode)]) -> Row {
+        Row { per_role, ..self }
+    }
+}
+
+/// Someone else's device: other traders are told it does not exist.
+const NOT_YOURS: &[(Role, StatusCode)] = &[
+    (Role::Prosumer, StatusCode::NOT_FOUND),
+    (Role::Consumer, StatusCode::NOT_FOUND),
+];
 
 fn row(
     method: Method,
@@ -49,6 +65,7 @@ fn row(
         body,
         allowed,
         expect,
+        per_role: &[],
     }
 }
 
@@ -109,7 +126,127 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
     };
     let book = |what: &str| format!("/v1/slots/default/{slot}/{what}");
     let nf = Some(StatusCode::NOT_FOUND);
+    let device = common::public_key(9).device_id().to_hex();
+    let dev = |what: &str| format!("/v1/devices/{device}/{what}");
+    let bad = Some(StatusCode::BAD_REQUEST);
     let rows = vec![
+        // Readings: the signature authenticates, so no key.
+        row(
+            Method::POST,
+            "/v1/readings",
+            "/v1/readings",
+            Some(json!({"readings": []})),
+            None,
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/devices/{device_id}/readings",
+            dev("readings"),
+            None,
+            Some(ALL),
+            None,
+        )
+        .per_role(NOT_YOURS),
+        row(
+            Method::GET,
+            "/v1/devices/{device_id}/energy",
+            dev("energy?from_ms=0&to_ms=86400000"),
+            None,
+            Some(ALL),
+            None,
+        )
+        .per_role(NOT_YOURS),
+        row(
+            Method::GET,
+            "/v1/devices/{device_id}/gaps",
+            dev("gaps"),
+            None,
+            Some(ALL),
+            None,
+        )
+        .per_role(NOT_YOURS),
+        row(
+            Method::GET,
+            "/v1/readings/flagged",
+            "/v1/readings/flagged",
+            None,
+            Some(OPS),
+            None,
+        ),
+        row(
+            Method::POST,
+            "/v1/devices/{device_id}/readings/{sequence}/review",
+            dev("readings/1/review"),
+            Some(json!({"decision": "release"})),
+            Some(OPS),
+            nf,
+        ),
+        row(
+            Method::POST,
+            "/v1/devices/{device_id}/review/clear",
+            dev("review/clear"),
+            None,
+            Some(OPS),
+            Some(StatusCode::CONFLICT),
+        ),
+        // The transparency log is public: anyone may audit it. Nothing is settled yet here.
+        row(
+            Method::GET,
+            "/v1/log/checkpoint",
+            "/v1/log/checkpoint",
+            None,
+            None,
+            nf,
+        ),
+        row(
+            Method::GET,
+            "/v1/log/inclusion",
+            "/v1/log/inclusion?leaf=0&size=1",
+            None,
+            None,
+            bad,
+        ),
+        row(
+            Method::GET,
+            "/v1/log/consistency",
+            "/v1/log/consistency?from=1&to=2",
+            None,
+            None,
+            bad,
+        ),
+        row(
+            Method::GET,
+            "/v1/log/leaves",
+            "/v1/log/leaves?from=0&to=0",
+            None,
+            None,
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/reports",
+            "/v1/reports?from=2026-01-01T00:00:00Z&to=2026-01-02T00:00:00Z",
+            None,
+            Some(OPS),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/reports/chart.svg",
+            "/v1/reports/chart.svg?day=2026-01-01",
+            None,
+            Some(OPS),
+            None,
+        ),
+        row(
+            Method::GET,
+            "/v1/ledger/balances",
+            "/v1/ledger/balances",
+            None,
+            Some(ALL),
+            None,
+        ),
         row(Method::GET, "/healthz", "/healthz", None, None, None),
         row(Method::GET, "/readyz", "/readyz", None, None, None),
         row(Method::GET, "/metrics", "/metrics", None, None, None),
@@ -300,12 +437,19 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
         // No key.
         let (status, body) = call(&app, request(None)).await;
         match r.allowed {
-            None => assert!(
-                status.is_success(),
-                "{} {} without a key: {status} {body}",
-                r.method,
-                r.uri
-            ),
+            None => match r.expect {
+                Some(expected) => assert_eq!(
+                    status, expected,
+                    "{} {} without a key: {body}",
+                    r.method, r.uri
+                ),
+                None => assert!(
+                    status.is_success(),
+                    "{} {} without a key: {status} {body}",
+                    r.method,
+                    r.uri
+                ),
+            },
             Some(_) => {
                 assert_eq!(
                     status,
@@ -320,7 +464,10 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
         for (role, account) in &keys {
             let (status, body) = call(&app, request(Some(&account.key))).await;
             let allowed = r.allowed.is_none_or(|a| a.contains(role));
-            if allowed {
+            let special = r.per_role.iter().find(|(who, _)| who == role);
+            if let Some((_, expected)) = special {
+                assert_eq!(status, *expected, "{role:?} {} {}: {body}", r.method, r.uri);
+            } else if allowed {
                 assert!(
                     status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
                     "{role:?} must be admitted to {} {}: {status} {body}",

@@ -242,7 +242,7 @@ fn settle_api_end_to_end(db: &TestDb) {
         assert_eq!(status, StatusCode::BAD_REQUEST);
 
         // Balances: the buyer paid 1,000 Wh × 0.2/kWh = 200,000 of its 1,000,000.
-        let (status, _, body) = call(get("/v1/balances", Some(&keys.buyer))).await;
+        let (status, _, body) = call(get("/v1/ledger/balances", Some(&keys.buyer))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let balances: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(balances["account_id"], 2);
@@ -251,7 +251,7 @@ fn settle_api_end_to_end(db: &TestDb) {
         assert_eq!(currency["balance"], 800_000);
         assert_eq!(currency["pending_debits"], 0);
         assert_eq!(currency["available"], 800_000);
-        let (status, _, _) = call(get("/v1/balances", None)).await;
+        let (status, _, _) = call(get("/v1/ledger/balances", None)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     });
 }
@@ -268,7 +268,7 @@ fn open_escrow_shows_as_pending_in_balances(db: &TestDb) {
         )
         .await;
         let req = TestRequest::get()
-            .uri("/v1/balances")
+            .uri("/v1/ledger/balances")
             .insert_header(bearer(&keys.buyer))
             .to_request();
         let balances: Value = test::call_and_read_body_json(&app, req).await;

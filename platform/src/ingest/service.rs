@@ -201,6 +201,7 @@ pub enum Item {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JsonBatch {
     readings: Vec<serde_json::Value>,
 }

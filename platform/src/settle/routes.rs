@@ -319,9 +319,9 @@ pub struct Balances {
 }
 
 /// The caller's balances per ledger, including pending escrow.
-#[utoipa::path(get, path = "/v1/balances", tag = "settlement", security(("api_key" = [])),
+#[utoipa::path(get, path = "/v1/ledger/balances", tag = "settlement", security(("api_key" = [])),
     responses((status = 200, body = Balances), (status = 401, body = ErrorBody)))]
-#[get("/v1/balances")]
+#[get("/v1/ledger/balances")]
 pub async fn balances(
     caller: Caller,
     s: Option<web::Data<Settlement>>,
@@ -371,7 +371,7 @@ mod tests {
             "/v1/log/leaves",
             "/v1/reports",
             "/v1/reports/chart.svg",
-            "/v1/balances",
+            "/v1/ledger/balances",
         ] {
             assert!(paths.iter().any(|p| p.as_str() == path), "{path} missing");
         }
