@@ -36,7 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(checkpoint, inclusion, consistency, leaves, reports, chart_svg, balances),
-    components(schemas(InclusionProof, ConsistencyProof, LeafView, Leaves, BalanceView, Balances)),
+    components(schemas(InclusionProof, ConsistencyProof, LeafView, Leaves, LedgerBalanceView, LedgerBalances)),
     tags(
         (name = "log", description = "the transparency log: checkpoints, proofs, leaves"),
         (name = "settlement", description = "reports, charts and balances"),
@@ -299,7 +299,7 @@ pub async fn chart_svg(
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct BalanceView {
+pub struct LedgerBalanceView {
     /// `currency` (micro-units), `carbon` (grams) or `reward` (base units).
     pub ledger: String,
     /// Posted credits minus posted debits.
@@ -313,14 +313,14 @@ pub struct BalanceView {
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Balances {
+pub struct LedgerBalances {
     pub account_id: i64,
-    pub balances: Vec<BalanceView>,
+    pub balances: Vec<LedgerBalanceView>,
 }
 
 /// The caller's balances per ledger, including pending escrow.
 #[utoipa::path(get, path = "/v1/ledger/balances", tag = "settlement", security(("api_key" = [])),
-    responses((status = 200, body = Balances), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = LedgerBalances), (status = 401, body = ErrorBody)))]
 #[get("/v1/ledger/balances")]
 pub async fn balances(
     caller: Caller,
@@ -341,7 +341,7 @@ pub async fn balances(
                 .find(|(a, _)| a.ledger == *ledger)
                 .map(|(_, b)| *b)
                 .unwrap_or_default();
-            BalanceView {
+            LedgerBalanceView {
                 ledger: ledger.name().to_owned(),
                 balance: clamp(b.net()),
                 pending_debits: clamp(b.debits_pending as i128),
@@ -350,7 +350,7 @@ pub async fn balances(
             }
         })
         .collect();
-    Ok(HttpResponse::Ok().json(Balances {
+    Ok(HttpResponse::Ok().json(LedgerBalances {
         account_id: id,
         balances,
     }))
@@ -376,7 +376,12 @@ mod tests {
             assert!(paths.iter().any(|p| p.as_str() == path), "{path} missing");
         }
         let schemas = doc.components.expect("components").schemas;
-        for schema in ["InclusionProof", "ConsistencyProof", "Leaves", "Balances"] {
+        for schema in [
+            "InclusionProof",
+            "ConsistencyProof",
+            "Leaves",
+            "LedgerBalances",
+        ] {
             assert!(schemas.contains_key(schema), "{schema} missing");
         }
     }
