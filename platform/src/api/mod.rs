@@ -67,6 +67,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .app_data(extractors::path_config())
         .configure(health::routes)
         .configure(accounts::routes)
+        // The page is HTML, not API: it is mounted here but kept out of the OpenAPI document.
+        .configure(crate::web::routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));
 }
 
