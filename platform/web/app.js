@@ -42,11 +42,7 @@ async function start() {
     h("li", {}, h("a", { href: `#${s.id}` }, s.querySelector("h2").textContent))));
   show("app");
   await view.refresh();
-  let pending = null;
-  stopLive = live(() => {
-    // Bursts of stream events become one refresh.
-    if (!pending) pending = setTimeout(async () => { pending = null; await view.refresh(); }, 300);
-  });
+  stopLive = live(() => view.refresh(true));
   document.body.dataset.ready = "true";
 }
 

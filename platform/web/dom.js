@@ -46,7 +46,9 @@ export function panel(id, title, intro) {
   return { section, body, heading };
 }
 
-export async function fill(body, load) {
+/** Replaces `body` with what `load` makes; a `background` refresh skips a body holding the focus. */
+export async function fill(body, load, background = false) {
+  if (background && body.contains(document.activeElement)) return;
   try {
     const content = await load();
     replace(body, content);

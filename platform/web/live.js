@@ -1,29 +1,13 @@
-// Live updates: the WebSocket stream when the server has one, polling otherwise.
+// Live updates by polling. The WebSocket stream (/v1/stream) authenticates with an
+// Authorization header on the upgrade request, which a browser's WebSocket cannot send, so the
+// page polls instead; polling pauses while the tab is hidden.
 
 const POLL_MS = 5000;
-const CONNECT_TIMEOUT_MS = 3000;
 
-/** Calls `onChange` whenever something may have changed; returns a stop function. */
+/** Calls `onChange` every few seconds while the page is visible; returns a stop function. */
 export function live(onChange) {
-  let timer = null;
-  let socket = null;
-  let stopped = false;
-  const poll = () => {
-    if (!timer && !stopped) timer = setInterval(onChange, POLL_MS);
-  };
-  try {
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    socket = new WebSocket(`${scheme}//${location.host}/v1/stream`);
-    const fallback = setTimeout(poll, CONNECT_TIMEOUT_MS);
-    socket.addEventListener("open", () => clearTimeout(fallback));
-    socket.addEventListener("message", () => onChange());
-    socket.addEventListener("close", () => { clearTimeout(fallback); poll(); });
-  } catch {
-    poll();
-  }
-  return () => {
-    stopped = true;
-    clearInterval(timer);
-    if (socket) socket.close();
-  };
+  const timer = setInterval(() => {
+    if (document.visibilityState === "visible") onChange();
+  }, POLL_MS);
+  return () => clearInterval(timer);
 }

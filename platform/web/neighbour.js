@@ -7,6 +7,10 @@ import { chart } from "./charts.js";
 const items = (data, name) => (Array.isArray(data) ? data : (data && (data[name] || data.items)) || []);
 const slotKey = (s) => `${s.zone}/${s.slot_start_ms}`;
 
+// Of the ~200 open slots, the table shows those with quotes, or else the next few.
+const ACTIVE_SLOTS_SHOWN = 12;
+const NEXT_SLOTS_SHOWN = 4;
+
 export function neighbourView(me) {
   const market = panel("market", "Market", "Open delivery slots. Choose one to see its order book and prices.");
   const orders = panel("orders", "My orders");
@@ -21,6 +25,7 @@ export function neighbourView(me) {
   const result = h("p", { id: "order-result", class: "status", role: "status", "aria-live": "polite" });
   const form = orderForm(me, () => selected, async (order) => {
     result.textContent = "Placing order…";
+    result.className = "status";
     try {
       const placed = await api("/v1/orders", { method: "POST", body: order });
       result.textContent = orderOutcome(placed);
@@ -32,45 +37,65 @@ export function neighbourView(me) {
     await refresh();
   });
 
+  // The form, the slot picker and the result line stay in place across refreshes, so what a
+  // user is typing or focusing survives the polling.
+  const slotsBox = h("div", { "aria-busy": "true" });
+  const pickerBox = h("div", { class: "field" });
+  let pickerKeys = "";
+  replace(market.body, slotsBox, pickerBox, slotDetail, form, result);
+  market.body.setAttribute("aria-busy", "false");
+
   async function loadMarket() {
     slots = items(await api("/v1/slots"), "slots");
-    if (!selected || !slots.some((s) => slotKey(s) === selected)) selected = slots.length ? slotKey(slots[0]) : null;
-    const picker = slots.length ? h("div", { class: "field" },
-      h("label", { for: "slot-select" }, "Slot"),
-      h("select", { id: "slot-select", onchange: (e) => { selected = e.target.value; loadSlot(); } },
-        slots.map((s) => h("option", { value: slotKey(s), selected: slotKey(s) === selected },
-          `${s.zone} · ${when(s.slot_start_ms)}`)))) : null;
+    const quoted = slots.filter((s) => s.best_bid_micro_per_kwh != null || s.best_ask_micro_per_kwh != null);
+    if (!selected || !slots.some((s) => slotKey(s) === selected)) {
+      const first = quoted[0] || slots[0];
+      selected = first ? slotKey(first) : null;
+    }
+    const keys = slots.map(slotKey).join(",");
+    if (keys !== pickerKeys && !pickerBox.contains(document.activeElement)) {
+      pickerKeys = keys;
+      replace(pickerBox, slots.length ? [
+        h("label", { for: "slot-select" }, "Slot to trade"),
+        h("select", { id: "slot-select", onchange: (e) => { selected = e.target.value; loadSlot(); } },
+          slots.map((s) => h("option", { value: slotKey(s), selected: slotKey(s) === selected }, slotName(s))))] : null);
+    }
+    const shown = quoted.length ? quoted.slice(0, ACTIVE_SLOTS_SHOWN) : slots.slice(0, NEXT_SLOTS_SHOWN);
     await loadSlot();
-    return [
-      table("Open slots", [
-        { label: "Slot", cell: (s) => `${s.zone} · ${when(s.slot_start_ms)}` },
-        { label: "Best bid", cell: (s) => price(s.best_bid_micro_per_kwh ?? s.best_bid), num: true },
-        { label: "Best ask", cell: (s) => price(s.best_ask_micro_per_kwh ?? s.best_ask), num: true },
-      ], slots, "No open slots right now."),
-      picker, slotDetail, form, result,
-    ];
+    return table(quoted.length ? "Slots with orders" : "Next slots (no orders yet)", [
+      { label: "Slot", cell: slotName },
+      { label: "Gate closes", cell: (s) => when(s.gate_closure_ms) },
+      { label: "Best bid", cell: (s) => price(s.best_bid_micro_per_kwh), num: true },
+      { label: "Best ask", cell: (s) => price(s.best_ask_micro_per_kwh), num: true },
+    ], shown, "No open slots right now.");
   }
 
   async function loadSlot() {
     if (!selected) { replace(slotDetail); return; }
+    if (slotDetail.contains(document.activeElement)) return;
     const base = `/v1/slots/${selected}`;
     try {
-      const [book, slotTrades] = await Promise.all([api(`${base}/book`), api(`${base}/trades`)]);
-      const tradeList = items(slotTrades, "trades");
-      const level = (side) => items(book, side);
+      const [book, slotTrades, stats] = await Promise.all([
+        api(`${base}/book`), api(`${base}/trades`), api(`${base}/stats`)]);
+      const levels = (caption, list, empty) => table(caption, [
+        { label: "Price", cell: (l) => price(l.price_micro_per_kwh), num: true },
+        { label: "Quantity", cell: (l) => energy(l.qty_wh), num: true },
+        { label: "Orders", cell: (l) => l.orders, num: true },
+      ], list, empty);
+      const tradeList = items(slotTrades, "trades").slice().sort((a, b) => a.at_ms - b.at_ms);
       replace(slotDetail,
+        h("h3", {}, `Order book: ${book.zone} · ${when(book.slot_start_ms)}`),
         h("div", { class: "cols" },
-          table("Bids (buyers)", [
-            { label: "Price", cell: (l) => price(l.price_micro_per_kwh ?? l.price), num: true },
-            { label: "Quantity", cell: (l) => energy(l.quantity_wh ?? l.quantity), num: true },
-          ], level("bids"), "No bids."),
-          table("Asks (sellers)", [
-            { label: "Price", cell: (l) => price(l.price_micro_per_kwh ?? l.price), num: true },
-            { label: "Quantity", cell: (l) => energy(l.quantity_wh ?? l.quantity), num: true },
-          ], level("asks"), "No asks.")),
+          levels("Bids (buyers), best first", book.bids, "No bids."),
+          levels("Asks (sellers), best first", book.asks, "No asks.")),
+        h("dl", { class: "facts" },
+          h("dt", {}, "Trades"), h("dd", {}, stats.trades),
+          h("dt", {}, "Volume"), h("dd", {}, energy(stats.volume_wh)),
+          h("dt", {}, "Low / high"), h("dd", {}, `${price(stats.low_micro_per_kwh)} / ${price(stats.high_micro_per_kwh)}`),
+          h("dt", {}, "Average (VWAP)"), h("dd", {}, price(stats.vwap_micro_per_kwh))),
         chart({
           title: "Trade prices in this slot",
-          points: tradeList.map((t) => ({ x: Number(t.executed_at_ms ?? t.at_ms), y: Number(t.price_micro_per_kwh ?? t.price) })),
+          points: tradeList.map((t) => ({ x: t.at_ms, y: t.price_micro_per_kwh })),
           xLabel: (ms) => when(ms).slice(11), yLabel: price,
         }));
     } catch (e) {
@@ -78,54 +103,62 @@ export function neighbourView(me) {
     }
   }
 
+  async function cancel(o) {
+    try {
+      await api(`/v1/orders/${o.order_id}`, { method: "DELETE" });
+      result.textContent = `Order #${o.order_id} cancelled.`;
+      result.className = "status ok";
+    } catch (e) {
+      result.textContent = `Could not cancel order #${o.order_id}: ${e.message}`;
+      result.className = "status error";
+    }
+    await refresh();
+  }
+
   async function loadOrders() {
     const list = items(await api("/v1/orders"), "orders");
-    return table("My orders", [
-      { label: "Order", cell: (o) => `#${o.id}` },
-      { label: "Slot", cell: (o) => `${o.zone} · ${when(o.slot_start_ms)}` },
+    return table("My orders, newest first", [
+      { label: "Order", cell: (o) => `#${o.order_id}` },
+      { label: "Slot", cell: slotName },
       { label: "Side", cell: (o) => o.side },
-      { label: "Price", cell: (o) => price(o.price_micro_per_kwh ?? o.price), num: true },
-      { label: "Quantity", cell: (o) => energy(o.quantity_wh ?? o.quantity), num: true },
-      { label: "Left", cell: (o) => energy(o.remaining_wh ?? o.remaining), num: true },
+      { label: "Price", cell: (o) => price(o.price_micro_per_kwh), num: true },
+      { label: "Quantity", cell: (o) => energy(o.qty_wh), num: true },
+      { label: "Filled", cell: (o) => energy(o.filled_wh), num: true },
       { label: "Status", cell: (o) => o.status },
-      { label: "Action", cell: (o) => (isOpen(o) ? h("button", {
-        type: "button", class: "small", "aria-label": `Cancel order ${o.id}`,
-        onclick: async () => {
-          try {
-            await api(`/v1/orders/${o.id}`, { method: "DELETE" });
-            result.textContent = `Order #${o.id} cancelled.`;
-            result.className = "status ok";
-          } catch (e) {
-            result.textContent = `Could not cancel order #${o.id}: ${e.message}`;
-            result.className = "status error";
-          }
-          await refresh();
-        },
+      { label: "Action", cell: (o) => (o.status === "open" ? h("button", {
+        type: "button", class: "small", "aria-label": `Cancel order ${o.order_id}`, onclick: () => cancel(o),
       }, "Cancel") : "") },
     ], list, "You have no orders.");
   }
 
   async function loadTrades() {
     const list = items(await api("/v1/trades"), "trades");
-    return table("My trades", [
-      { label: "Trade", cell: (t) => `#${t.id}` },
-      { label: "Slot", cell: (t) => `${t.zone} · ${when(t.slot_start_ms)}` },
-      { label: "Side", cell: (t) => t.side ?? "" },
-      { label: "Price", cell: (t) => price(t.price_micro_per_kwh ?? t.price), num: true },
-      { label: "Quantity", cell: (t) => energy(t.quantity_wh ?? t.quantity), num: true },
-      { label: "Time", cell: (t) => when(t.executed_at_ms ?? t.at_ms) },
+    return table("My trades, newest first", [
+      { label: "Trade", cell: (t) => `#${t.trade_id}` },
+      { label: "Slot", cell: slotName },
+      { label: "I", cell: (t) => (t.my_side === "buy" ? "bought" : "sold") },
+      { label: "Quantity", cell: (t) => energy(t.qty_wh), num: true },
+      { label: "Price", cell: (t) => price(t.price_micro_per_kwh), num: true },
+      { label: "Value", cell: (t) => money(t.value_micro), num: true },
+      { label: "Time", cell: (t) => when(t.at_ms) },
     ], list, "No trades yet.");
   }
 
   async function loadBalances() {
     const data = await api("/v1/balances");
-    const list = items(data, "balances");
-    return table("Balances", [
-      { label: "Ledger", cell: (b) => b.ledger ?? b.currency ?? "money" },
-      { label: "Available", cell: (b) => money(b.available ?? b.available_micro), num: true },
-      { label: "Held in orders", cell: (b) => money(b.escrow ?? b.escrow_micro ?? b.pending_debits), num: true },
-      { label: "Balance", cell: (b) => money(b.balance ?? b.balance_micro), num: true },
-    ], list.length ? list : [data], "No balances yet.");
+    if (Array.isArray(data.balances)) {
+      return table("Balances per ledger", [
+        { label: "Ledger", cell: (b) => b.ledger },
+        { label: "Balance", cell: (b) => money(b.balance), num: true },
+        { label: "Available", cell: (b) => money(b.available), num: true },
+        { label: "Pending debits", cell: (b) => money(b.pending_debits), num: true },
+        { label: "Pending credits", cell: (b) => money(b.pending_credits), num: true },
+      ], data.balances, "No balances yet.");
+    }
+    return h("dl", { class: "facts", id: "balance-facts" },
+      h("dt", {}, "Available"), h("dd", {}, money(data.available_micro)),
+      h("dt", {}, "Held by open buy orders"), h("dd", {}, money(data.escrow_micro)),
+      h("dt", {}, "Free to spend"), h("dd", {}, money(data.free_micro)));
   }
 
   async function loadDevices() {
@@ -134,38 +167,45 @@ export function neighbourView(me) {
     return list.map((d) => deviceCard(d));
   }
 
-  async function refresh() {
+  // `background`: a polling refresh, which leaves alone the part the user has focus in.
+  async function refresh(background = false) {
     await Promise.all([
-      fill(market.body, loadMarket), fill(orders.body, loadOrders), fill(trades.body, loadTrades),
-      fill(balances.body, loadBalances), fill(devices.body, loadDevices),
+      fill(slotsBox, loadMarket, background), fill(orders.body, loadOrders, background),
+      fill(trades.body, loadTrades, background), fill(balances.body, loadBalances, background),
+      fill(devices.body, loadDevices, background),
     ]);
   }
 
-  return { sections: sections.map((p) => p.section), refresh, refreshMarket: refresh };
+  return { sections: sections.map((p) => p.section), refresh };
 }
 
-const isOpen = (o) => ["open", "partially_filled", "partial", "resting"].includes(o.status);
+const slotName = (s) => `${s.zone} · ${when(s.slot_start_ms)}`;
 
-function orderOutcome(placed) {
-  const o = placed.order || placed;
-  const fills = items(placed.trades || placed.fills || [], "trades");
-  const traded = fills.length ? ` It traded ${fills.length} time${fills.length > 1 ? "s" : ""}.` : "";
-  return `Order #${o.id} placed: ${o.side} ${energy(o.quantity_wh ?? o.quantity)} at ${price(o.price_micro_per_kwh ?? o.price)}, status ${o.status}.${traded}`;
+function orderOutcome({ order, trades }) {
+  const traded = trades.length
+    ? ` Traded ${energy(trades.reduce((sum, t) => sum + t.qty_wh, 0))} in ${trades.length} trade${trades.length > 1 ? "s" : ""}.`
+    : "";
+  return `Order #${order.order_id} placed: ${order.side} ${energy(order.qty_wh)} at ${price(order.price_micro_per_kwh)}, now ${order.status}.${traded}`;
 }
+
+let clientOrderSeq = 0;
+// Unique per account while a slot is open: milliseconds since 1970 × 1000 + a counter.
+const nextClientOrderId = () => Date.now() * 1000 + (clientOrderSeq++ % 1000);
 
 function orderForm(me, selectedSlot, submit) {
   const sideId = uid("side"), priceId = uid("price"), qtyId = uid("qty"), errId = uid("order-error");
   const error = h("p", { id: errId, class: "error", role: "alert" });
   const sides = me.role === "consumer" ? ["buy"] : ["buy", "sell"];
   const form = h("form", { id: "order-form", class: "card", novalidate: true },
-    h("h3", {}, "Place an order"),
-    h("div", { class: "field" }, h("label", { for: sideId }, "Side"),
-      h("select", { id: sideId, name: "side" }, sides.map((s) => h("option", { value: s }, s === "buy" ? "Buy" : "Sell")))),
-    h("div", { class: "field" }, h("label", { for: priceId }, "Price per kWh"),
-      h("input", { id: priceId, name: "price", inputmode: "decimal", required: true, "aria-describedby": errId })),
-    h("div", { class: "field" }, h("label", { for: qtyId }, "Quantity (kWh)"),
-      h("input", { id: qtyId, name: "quantity", inputmode: "decimal", required: true, "aria-describedby": errId })),
-    h("button", { type: "submit" }, "Place order"),
+    h("h3", {}, "Place an order in the chosen slot"),
+    h("div", { class: "inline-form" },
+      h("div", { class: "field" }, h("label", { for: sideId }, "Side"),
+        h("select", { id: sideId, name: "side" }, sides.map((s) => h("option", { value: s }, s === "buy" ? "Buy" : "Sell")))),
+      h("div", { class: "field" }, h("label", { for: priceId }, "Limit price per kWh"),
+        h("input", { id: priceId, name: "price", inputmode: "decimal", autocomplete: "off", required: true, "aria-describedby": errId })),
+      h("div", { class: "field" }, h("label", { for: qtyId }, "Quantity (kWh)"),
+        h("input", { id: qtyId, name: "quantity", inputmode: "decimal", autocomplete: "off", required: true, "aria-describedby": errId })),
+      h("button", { type: "submit" }, "Place order")),
     error);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
@@ -177,8 +217,8 @@ function orderForm(me, selectedSlot, submit) {
     if (!priceMicro) { error.textContent = "Enter a price per kWh such as 0.25 (up to 6 decimals)."; form.price.focus(); return; }
     if (!quantityWh) { error.textContent = "Enter a quantity in kWh such as 1.5 (up to 3 decimals)."; form.quantity.focus(); return; }
     const [zone, start] = slot.split("/");
-    submit({ zone, slot_start_ms: Number(start), side: form.side.value,
-      price_micro_per_kwh: priceMicro, quantity_wh: quantityWh });
+    submit({ client_order_id: nextClientOrderId(), zone, slot_start_ms: Number(start), side: form.side.value,
+      type: "limit", price_micro_per_kwh: priceMicro, qty_wh: quantityWh });
   });
   return form;
 }

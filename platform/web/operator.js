@@ -86,8 +86,9 @@ export function operatorView() {
   reports.body.replaceWith(h("div", { class: "panel-body" }, reportForm, reportOut));
   flagged.section.append(reviewStatus);
 
-  async function refresh() {
-    await Promise.all([loadReport(), fill(flagged.body, loadFlagged), fill(log.body, loadLog)]);
+  async function refresh(background = false) {
+    if (!background) await loadReport();
+    await Promise.all([fill(flagged.body, loadFlagged, background), fill(log.body, loadLog, background)]);
   }
   return { sections: [reports.section, flagged.section, log.section], refresh };
 }
