@@ -4,7 +4,7 @@
 import { h, uid } from "./dom.js";
 
 const NS = "http://www.w3.org/2000/svg";
-const W = 640, H = 220, PAD = { left: 72, right: 16, top: 12, bottom: 36 };
+const W = 640, H = 240, PAD = { left: 84, right: 20, top: 28, bottom: 36 };
 
 function s(tag, attrs = {}, ...children) {
   const el = document.createElementNS(NS, tag);
@@ -17,12 +17,12 @@ function s(tag, attrs = {}, ...children) {
  * points: [{x: number, y: number}] sorted by x; kind "line" or "bar".
  * xLabel/yLabel format axis ticks; summary describes the chart in words.
  */
-export function chart({ title, points, kind = "line", xLabel = String, yLabel = String, summary }) {
+export function chart({ title, points, kind = "line", xLabel = String, yLabel = String, yAxis = "", summary }) {
   const titleId = uid("chart-title");
   const descId = uid("chart-desc");
   const svg = s("svg", {
     viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": `${titleId} ${descId}`,
-    class: `chart chart-${kind}`, preserveAspectRatio: "xMidYMid meet",
+    class: `chart chart-kind-${kind}`, preserveAspectRatio: "xMidYMid meet",
   }, s("title", { id: titleId }, title), s("desc", { id: descId }, summary || describe(points, xLabel, yLabel)));
 
   if (points.length === 0) {
@@ -47,9 +47,15 @@ export function chart({ title, points, kind = "line", xLabel = String, yLabel = 
       s("line", { x1: PAD.left, y1: py(y), x2: W - PAD.right, y2: py(y), class: "chart-grid" }),
       s("text", { x: PAD.left - 6, y: py(y) + 4, "text-anchor": "end" }, yLabel(Math.round(y))));
   }
-  axes.append(
-    s("text", { x: px(xs[0]), y: H - 10, "text-anchor": "start" }, xLabel(xs[0])),
-    s("text", { x: px(xs[xs.length - 1]), y: H - 10, "text-anchor": "end" }, xLabel(xs[xs.length - 1])));
+  const first = xs[0], last = xs[xs.length - 1];
+  if (first === last) {
+    axes.append(s("text", { x: px(first), y: H - 10, "text-anchor": "middle" }, xLabel(first)));
+  } else {
+    axes.append(
+      s("text", { x: px(first), y: H - 10, "text-anchor": "start" }, xLabel(first)),
+      s("text", { x: px(last), y: H - 10, "text-anchor": "end" }, xLabel(last)));
+  }
+  if (yAxis) axes.append(s("text", { x: 8, y: 16, "text-anchor": "start", class: "chart-axis-title" }, yAxis));
   svg.append(axes);
 
   if (kind === "bar") {

@@ -85,6 +85,9 @@ export const price = (micro) => (micro === null || micro === undefined ? "–" :
 export const energy = (wh) => (wh === null || wh === undefined ? "–" : `${scaled(wh, 3)} kWh`);
 export const grams = (g) => (g === null || g === undefined ? "–" : `${scaled(g, 3)} kg CO₂`);
 
+/** A short decimal for chart ticks: micro-units with trailing zeros dropped (250000 → "0.25"). */
+export const decimal = (micro, places = 6) => scaled(Math.round(micro), places).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+
 /** UTC milliseconds as "2026-11-26 10:15 UTC". */
 export function when(ms) {
   if (ms === null || ms === undefined) return "–";

@@ -1,7 +1,7 @@
 // The neighbour view: open slots with book and price chart, orders, trades, balances, devices.
 
 import { api, query } from "./api.js";
-import { h, replace, table, panel, fill, failure, money, price, energy, when, parseScaled, uid } from "./dom.js";
+import { h, replace, table, panel, fill, failure, money, price, energy, when, parseScaled, uid, decimal } from "./dom.js";
 import { chart } from "./charts.js";
 
 const items = (data, name) => (Array.isArray(data) ? data : (data && (data[name] || data.items)) || []);
@@ -96,7 +96,7 @@ export function neighbourView(me) {
         chart({
           title: "Trade prices in this slot",
           points: tradeList.map((t) => ({ x: t.at_ms, y: t.price_micro_per_kwh })),
-          xLabel: (ms) => when(ms).slice(11), yLabel: price,
+          xLabel: (ms) => when(ms).slice(11), yLabel: (v) => decimal(v), yAxis: "price per kWh",
         }));
     } catch (e) {
       replace(slotDetail, failure(e));
@@ -136,7 +136,7 @@ export function neighbourView(me) {
     return table("My trades, newest first", [
       { label: "Trade", cell: (t) => `#${t.trade_id}` },
       { label: "Slot", cell: slotName },
-      { label: "I", cell: (t) => (t.my_side === "buy" ? "bought" : "sold") },
+      { label: "My side", cell: (t) => (t.my_side === "buy" ? "bought" : "sold") },
       { label: "Quantity", cell: (t) => energy(t.qty_wh), num: true },
       { label: "Price", cell: (t) => price(t.price_micro_per_kwh), num: true },
       { label: "Value", cell: (t) => money(t.value_micro), num: true },
@@ -238,7 +238,7 @@ function deviceCard(d) {
     return chart({
       title: `Verified production of device ${String(id).slice(0, 12)}…`, kind: "bar",
       points: energyData.map((e) => ({ x: Number(e.slot_start_ms), y: Number(e.energy_wh ?? e.wh) })),
-      xLabel: when, yLabel: energy,
+      xLabel: when, yLabel: (wh) => decimal(wh, 3), yAxis: "kWh per slot",
     });
   });
   return card;

@@ -1,7 +1,7 @@
 // The operator view: settlement reports with charts, flagged readings to review, the log checkpoint.
 
 import { api, query } from "./api.js";
-import { h, replace, table, panel, fill, failure, money, energy, grams, when, uid } from "./dom.js";
+import { h, replace, table, panel, fill, failure, money, energy, grams, when, uid, decimal } from "./dom.js";
 import { chart } from "./charts.js";
 
 const items = (data, name) => (Array.isArray(data) ? data : (data && (data[name] || data.items)) || []);
@@ -42,7 +42,7 @@ export function operatorView() {
         rows.length ? chart({
           title: "Delivered energy per slot", kind: "bar",
           points: rows.map((r) => ({ x: Number(r.slot_start_ms), y: Number(r.delivered_wh ?? 0) })),
-          xLabel: when, yLabel: energy,
+          xLabel: when, yLabel: (wh) => decimal(wh, 3), yAxis: "kWh delivered",
         }) : null);
     } catch (e) {
       replace(reportOut, failure(e));

@@ -183,9 +183,10 @@ impl Browser {
         self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
     }
 
-    /// Types into the element (focusing it first, as a user clicking into it would).
+    /// Replaces the element's text with `text`, typed (focusing it first, as a user would).
     pub fn type_into(&self, css: &str, text: &str) {
         let Element(id) = self.find(css);
+        self.session_call("POST", &format!("/element/{id}/clear"), Some(json!({})));
         self.session_call(
             "POST",
             &format!("/element/{id}/value"),
