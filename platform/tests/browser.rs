@@ -376,6 +376,11 @@ fn neighbours_trade_in_the_page() {
         "{}",
         String::from_utf8_lossy(&device.stderr)
     );
+    let device_id = String::from_utf8_lossy(&device.stdout)
+        .split_whitespace()
+        .nth(2)
+        .expect("`registered device <id> ...`")
+        .to_owned();
     let server = Server::start(&db);
     let shots = artifacts_dir();
     // Until the trading branch is merged this server has no market. (Removed at that merge.)
@@ -466,5 +471,12 @@ fn neighbours_trade_in_the_page() {
         &browser,
         &["market", "orders", "trades", "balances", "devices"],
     );
+
+    // Bob looks up his installation by its id.
+    browser.type_into("#device-form input[name=device]", &device_id);
+    browser.click("#device-form button[type=submit]");
+    wait_for_in(&browser, "#devices", &device_id);
+    wait_loaded(&browser, &["devices"]);
+    assert_accessible(&browser, "seller with a device");
     browser.screenshot(&shots.join("06-seller-traded.png"));
 }

@@ -14,8 +14,9 @@ export class ApiError extends Error {
     this.status = status;
     this.code = code;
   }
-  // The endpoint is not on this server (a feature not deployed yet).
-  get missing() { return this.status === 404 && this.code === "not_found"; }
+  // The endpoint is not on this server (a feature not deployed yet): the API's fallback 404,
+  // as opposed to a 404 about a resource of an endpoint that exists.
+  get missing() { return this.status === 404 && this.message.startsWith("no such endpoint"); }
 }
 
 export async function api(path, { method = "GET", body } = {}) {

@@ -40,7 +40,7 @@ export function table(caption, columns, rows, emptyText) {
 // A section with a heading and a body that `load` fills; errors and missing features show in place.
 export function panel(id, title, intro) {
   const body = h("div", { class: "panel-body", "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
-  const heading = h("h2", { id: `${id}-h` }, title);
+  const heading = h("h2", { id: `${id}-h`, tabindex: "-1" }, title);
   const section = h("section", { id, "aria-labelledby": `${id}-h`, class: "panel" },
     heading, intro ? h("p", { class: "intro" }, intro) : null, body);
   return { section, body, heading };

@@ -161,10 +161,28 @@ export function neighbourView(me) {
       h("dt", {}, "Free to spend"), h("dd", {}, money(data.free_micro)));
   }
 
+  // Without a "my devices" listing on the server, the page looks devices up by id and keeps
+  // the ids for this tab.
+  const DEVICES_KEY = "sunmesh.devices";
+  const knownDevices = () => JSON.parse(sessionStorage.getItem(DEVICES_KEY) || "[]");
+  const lookup = deviceLookup((id) => {
+    const ids = knownDevices().filter((d) => d !== id);
+    sessionStorage.setItem(DEVICES_KEY, JSON.stringify([id, ...ids].slice(0, 10)));
+    fill(devices.body, loadDevices);
+  });
+
   async function loadDevices() {
-    const list = items(await api("/v1/devices"), "devices");
-    if (list.length === 0) return h("p", { class: "empty" }, "No devices registered to your account.");
-    return list.map((d) => deviceCard(d));
+    let ids;
+    try {
+      ids = items(await api("/v1/devices"), "devices").map((d) => d.device_id ?? d.id);
+    } catch (e) {
+      if (!e.missing) throw e;
+      ids = knownDevices();
+    }
+    return [
+      ids.length ? ids.map((id) => deviceCard(id)) : h("p", { class: "empty" }, "No devices shown yet."),
+      lookup,
+    ];
   }
 
   // `background`: a polling refresh, which leaves alone the part the user has focus in.
@@ -223,23 +241,58 @@ function orderForm(me, selectedSlot, submit) {
   return form;
 }
 
-function deviceCard(d) {
-  const id = d.device_id ?? d.id;
-  const body = h("div", {}, h("p", { class: "empty" }, "Loading…"));
-  const card = h("article", { class: "card device", "aria-label": `Device ${id}` },
-    h("h3", {}, `Device ${String(id).slice(0, 12)}…`),
-    h("dl", { class: "facts" },
-      h("dt", {}, "Status"), h("dd", {}, d.status ?? d.state ?? "–"),
-      h("dt", {}, "Nameplate"), h("dd", {}, d.nameplate_w !== undefined ? `${d.nameplate_w} W` : "–"),
-      h("dt", {}, "Zone"), h("dd", {}, d.zone ?? "–")),
-    body);
+function deviceLookup(found) {
+  const inputId = uid("device-id");
+  const error = h("p", { class: "error", role: "alert" });
+  const form = h("form", { id: "device-form", class: "inline-form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: inputId }, "Device id (32 hex characters, as printed by sunmesh device add)"),
+      h("input", { id: inputId, name: "device", autocomplete: "off", spellcheck: "false", size: 34 })),
+    h("button", { type: "submit" }, "Show device"), error);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = form.device.value.trim().toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(id)) { error.textContent = "A device id is 32 hexadecimal characters."; form.device.focus(); return; }
+    error.textContent = "";
+    form.device.value = "";
+    found(id);
+  });
+  return form;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+function deviceCard(id) {
+  const body = h("div", { "aria-busy": "true" }, h("p", { class: "empty" }, "Loading…"));
+  const card = h("article", { class: "card device", "aria-labelledby": `device-${id}-h` },
+    h("h3", { id: `device-${id}-h` }, "Device ", h("span", { class: "mono" }, id)), body);
   fill(body, async () => {
-    const energyData = items(await api(`/v1/devices/${id}/energy${query({})}`), "slots");
-    return chart({
-      title: `Verified production of device ${String(id).slice(0, 12)}…`, kind: "bar",
-      points: energyData.map((e) => ({ x: Number(e.slot_start_ms), y: Number(e.energy_wh ?? e.wh) })),
-      xLabel: when, yLabel: (wh) => decimal(wh, 3), yAxis: "kWh per slot",
-    });
+    const to = Math.ceil(Date.now() / 900000) * 900000;
+    const [energyData, page, gaps] = await Promise.all([
+      api(`/v1/devices/${id}/energy${query({ from_ms: to - DAY_MS, to_ms: to })}`),
+      api(`/v1/devices/${id}/readings${query({ limit: 1000 })}`),
+      api(`/v1/devices/${id}/gaps`),
+    ]);
+    const readings = items(page, "readings");
+    const count = (verdict) => readings.filter((r) => r.verdict === verdict).length;
+    const latest = readings.slice(-8).reverse();
+    return [
+      h("dl", { class: "facts" },
+        h("dt", {}, "Readings"), h("dd", {}, `${readings.length}${page.next_after != null ? "+" : ""}`),
+        h("dt", {}, "Accepted / flagged / rejected"), h("dd", {}, `${count("accepted")} / ${count("flagged")} / ${count("rejected")}`),
+        h("dt", {}, "Gaps in the chain"), h("dd", {}, items(gaps, "gaps").length)),
+      chart({
+        title: "Verified production per slot, last 24 hours", kind: "bar",
+        points: items(energyData, "slots").map((e) => ({ x: e.slot_start_ms, y: e.export_wh })),
+        xLabel: when, yLabel: (wh) => decimal(wh, 3), yAxis: "kWh per slot",
+      }),
+      table("Latest readings", [
+        { label: "Sequence", cell: (r) => r.sequence },
+        { label: "Time", cell: (r) => when(r.timestamp_ms) },
+        { label: "Export", cell: (r) => energy(r.export_wh), num: true },
+        { label: "Status", cell: (r) => r.verdict },
+        { label: "Reasons", cell: (r) => r.reasons.join(", ") },
+      ], latest, "No readings received yet."),
+    ];
   });
   return card;
 }

@@ -6,6 +6,7 @@ import { chart } from "./charts.js";
 
 const items = (data, name) => (Array.isArray(data) ? data : (data && (data[name] || data.items)) || []);
 const today = () => new Date().toISOString().slice(0, 10);
+const DAY_MS = 24 * 3600 * 1000;
 
 export function operatorView() {
   const reports = panel("reports", "Settlement reports", "Energy delivered, money moved and carbon avoided, per slot.");
@@ -29,21 +30,36 @@ export function operatorView() {
     replace(reportOut, h("p", { class: "empty" }, "Loading…"));
     try {
       const f = reportForm;
-      const data = await api(`/v1/reports${query({ from: f.from.value, to: f.to.value, zone: f.zone.value, format: "json" })}`);
-      const rows = items(data, "rows");
+      // Whole UTC days: from the start of `from` to the end of `to`.
+      const end = new Date(`${f.to.value}T00:00:00Z`).getTime() + DAY_MS;
+      const rows = items(await api(`/v1/reports${query({
+        from: `${f.from.value}T00:00:00Z`, to: new Date(end).toISOString(), zone: f.zone.value, format: "json",
+      })}`), "rows").slice().sort((a, b) => a.slot_start_ms - b.slot_start_ms);
+      const sum = (field) => rows.reduce((total, r) => total + Number(r[field] || 0), 0);
       replace(reportOut,
-        table("Report", [
-          { label: "Slot", cell: (r) => `${r.zone ?? ""} · ${when(r.slot_start_ms)}` },
-          { label: "Delivered", cell: (r) => energy(r.delivered_wh), num: true },
-          { label: "Traded", cell: (r) => energy(r.traded_wh), num: true },
-          { label: "Paid", cell: (r) => money(r.paid_micro ?? r.value_micro), num: true },
-          { label: "Carbon avoided", cell: (r) => grams(r.carbon_avoided_g ?? r.carbon_g), num: true },
-        ], rows, "Nothing was settled in this period."),
+        rows.length ? h("dl", { class: "facts", id: "report-totals" },
+          h("dt", {}, "Slots settled"), h("dd", {}, rows.length),
+          h("dt", {}, "Trades"), h("dd", {}, sum("trades")),
+          h("dt", {}, "Contracted / delivered"), h("dd", {}, `${energy(sum("contracted_wh"))} / ${energy(sum("delivered_wh"))}`),
+          h("dt", {}, "Traded value"), h("dd", {}, money(sum("traded_amount_micro"))),
+          h("dt", {}, "Carbon"), h("dd", {}, grams(sum("carbon_g")))) : null,
         rows.length ? chart({
-          title: "Delivered energy per slot", kind: "bar",
-          points: rows.map((r) => ({ x: Number(r.slot_start_ms), y: Number(r.delivered_wh ?? 0) })),
+          title: "Delivered energy per settled slot", kind: "bar",
+          points: rows.map((r) => ({ x: r.slot_start_ms, y: r.delivered_wh })),
           xLabel: when, yLabel: (wh) => decimal(wh, 3), yAxis: "kWh delivered",
-        }) : null);
+        }) : null,
+        table("Settled slots", [
+          { label: "Slot", cell: (r) => `${r.zone} · ${when(r.slot_start_ms)}` },
+          { label: "Run", cell: (r) => r.run_version, num: true },
+          { label: "Trades", cell: (r) => r.trades, num: true },
+          { label: "Contracted", cell: (r) => energy(r.contracted_wh), num: true },
+          { label: "Delivered", cell: (r) => energy(r.delivered_wh), num: true },
+          { label: "Imbalance", cell: (r) => energy(r.imbalance_wh), num: true },
+          { label: "Traded value", cell: (r) => money(r.traded_amount_micro), num: true },
+          { label: "Carbon", cell: (r) => grams(r.carbon_g), num: true },
+          { label: "Readings ok / flagged / rejected / missing", cell: (r) =>
+            `${r.quality.verified} / ${r.quality.flagged} / ${r.quality.rejected} / ${r.quality.missing}` },
+        ], rows, "Nothing was settled in this period."));
     } catch (e) {
       replace(reportOut, failure(e));
     }
@@ -51,36 +67,48 @@ export function operatorView() {
 
   async function loadFlagged() {
     const list = items(await api("/v1/readings/flagged"), "readings");
-    return table("Flagged readings", [
-      { label: "Reading", cell: (r) => `${String(r.device_id).slice(0, 12)}… #${r.sequence}` },
-      { label: "Time", cell: (r) => when(r.timestamp_ms ?? r.at_ms) },
-      { label: "Energy", cell: (r) => energy(r.energy_wh), num: true },
-      { label: "Reasons", cell: (r) => (r.reasons || []).join(", ") },
+    return table("Flagged readings, oldest first", [
+      { label: "Reading", cell: (r) => h("span", { class: "mono" }, `${r.device_id} #${r.sequence}`) },
+      { label: "Time", cell: (r) => when(r.timestamp_ms) },
+      { label: "Export", cell: (r) => energy(r.export_wh), num: true },
+      { label: "Reasons", cell: (r) => r.reasons.join(", ") },
       { label: "Decision", cell: (r) => h("span", { class: "actions" },
-        ["release", "reject"].map((verb) => h("button", {
-          type: "button", class: `small ${verb}`,
-          "aria-label": `${verb === "release" ? "Release" : "Reject"} reading ${r.sequence} of device ${r.device_id}`,
-          onclick: () => review(r, verb),
-        }, verb === "release" ? "Release" : "Reject"))) },
+        ["release", "reject"].map((decision) => h("button", {
+          type: "button", class: `small ${decision}`,
+          "aria-label": `${decision === "release" ? "Release" : "Reject"} reading ${r.sequence} of device ${r.device_id}`,
+          onclick: () => review(r, decision),
+        }, decision === "release" ? "Release" : "Reject"))) },
     ], list, "No flagged readings. Nothing to review.");
   }
 
-  async function review(r, verb) {
+  async function review(r, decision) {
     try {
-      await api(`/v1/readings/flagged/${r.device_id}/${r.sequence}/${verb}`, { method: "POST" });
-      reviewStatus.textContent = `Reading ${r.sequence} of ${String(r.device_id).slice(0, 12)}… ${verb === "release" ? "released" : "rejected"}.`;
+      await api(`/v1/devices/${r.device_id}/readings/${r.sequence}/review`, { method: "POST", body: { decision } });
+      reviewStatus.textContent = `Reading ${r.sequence} of device ${r.device_id} ${decision === "release" ? "released" : "rejected"}.`;
     } catch (e) {
-      reviewStatus.textContent = `Could not ${verb} the reading: ${e.message}`;
+      reviewStatus.textContent = `Could not ${decision} the reading: ${e.message}`;
     }
     await fill(flagged.body, loadFlagged);
+    flagged.heading.focus();
   }
 
+  // The checkpoint is a signed note: origin, tree size and root hash, a blank line, signatures.
   async function loadLog() {
-    const c = await api("/v1/log/checkpoint");
-    return h("dl", { class: "facts" },
-      Object.entries(c).map(([k, v]) => [h("dt", {}, k.replaceAll("_", " ")),
-        h("dd", { class: k.includes("hash") || k.includes("signature") || k.includes("key") ? "mono" : null },
-          k.endsWith("_ms") ? when(v) : String(v))]));
+    let note;
+    try {
+      note = await api("/v1/log/checkpoint");
+    } catch (e) {
+      if (e.status === 404 && !e.missing) return h("p", { class: "empty" }, "Nothing has been settled yet, so there is no checkpoint.");
+      throw e;
+    }
+    const [origin, size, root] = String(note).split("\n");
+    return [
+      h("dl", { class: "facts", id: "checkpoint" },
+        h("dt", {}, "Log"), h("dd", {}, origin),
+        h("dt", {}, "Entries"), h("dd", {}, size),
+        h("dt", {}, "Root hash"), h("dd", { class: "mono" }, root)),
+      h("details", {}, h("summary", {}, "Signed checkpoint (text)"), h("pre", { class: "mono" }, note)),
+    ];
   }
 
   reports.body.replaceWith(h("div", { class: "panel-body" }, reportForm, reportOut));
