@@ -22,7 +22,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// Set to 1 (CI does) to fail instead of skipping when no browser is installed.
 pub const REQUIRE_ENV: &str = "SUNMESH_REQUIRE_BROWSER";
 /// Bound on any single wait for the page to reach a state.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// What a test does when the browser is missing: skip (print why) unless it is required.
 pub fn missing_browser(test: &str, why: &str) {
@@ -103,7 +103,7 @@ impl Browser {
         let deadline = Instant::now() + WAIT;
         while browser.call("GET", "/status", None).is_err() {
             if Instant::now() > deadline {
-                return Err("chromedriver did not answer within 20 s".into());
+                return Err("chromedriver did not answer within 30 s".into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
