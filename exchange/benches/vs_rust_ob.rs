@@ -3,7 +3,14 @@
 //!
 //! Run: `cargo bench -p exchange --bench vs_rust_ob`. The last line is `ratio_vs_rust_ob: X.XX`:
 //! our messages per second over rust_ob's on the one-book limit/cancel stream, the median over 7
-//! back-to-back pairs of runs (ours, then rust_ob's).
+//! back-to-back rounds of runs (ours, then rust_ob's).
+//!
+//! rust_ob is one book with no notion of (zone, slot), so it is timed twice per round: handed its
+//! book's index (no lookup at all, the stricter comparison; the `ratio_vs_rust_ob*` lines) and
+//! with each limit order finding its book by key through a hash map with the same fixed hasher
+//! our engine uses (the `*_same_lookup` lines). Our engine always looks books up by key.
+//! `BENCH_PART=full|multi|lc|thin` runs one part; `thin-ours` and `thin-ob` time one engine alone
+//! on the thin 960-book stream (for profiling).
 //!
 //! Streams are generated before timing by driving a separate engine, so cancels and
 //! modifications target orders that are really resting (as exchange-core's generator does).
@@ -290,11 +297,15 @@ fn ours_fills(s: &Stream) -> (Vec<Fill>, usize) {
     (fills, resting_sum / s.msgs.len().max(1))
 }
 
-/// rust_ob's view of the limit/cancel stream: one rust_ob book per (zone, slot), found by a
-/// pre-resolved index so rust_ob pays no book lookup at all.
+/// rust_ob's view of the limit/cancel stream: one rust_ob book per (zone, slot). It is timed two
+/// ways: with the book index resolved ahead of time (rust_ob pays no book lookup at all), and
+/// with limit orders finding their book by key through a hash map with the same fixed hasher as
+/// our engine's, as a multi-book service built on rust_ob would. Cancels carry their book in
+/// both, since rust_ob, like our engine, looks the order id up anyway.
 enum ObMsg {
     Limit {
         book: u32,
+        key: BookKey,
         id: u64,
         side: rust_ob::Side,
         price: Decimal,
@@ -345,6 +356,10 @@ impl ObMapper {
                     };
                     ObMsg::Limit {
                         book,
+                        key: BookKey {
+                            slot: o.slot,
+                            zone: o.zone,
+                        },
                         id,
                         side,
                         price: Decimal::from(o.price.0),
@@ -365,6 +380,7 @@ struct ObStream {
     prefill: Vec<ObMsg>,
     msgs: Vec<ObMsg>,
     books: usize,
+    keys: Vec<(BookKey, u32)>,
 }
 
 fn to_ob(s: &Stream) -> ObStream {
@@ -375,6 +391,7 @@ fn to_ob(s: &Stream) -> ObStream {
         prefill,
         msgs,
         books: m.books.len(),
+        keys: m.books.iter().map(|(k, v)| (*k, *v)).collect(),
     }
 }
 
@@ -395,6 +412,7 @@ fn ob_apply(obs: &mut [OrderBook<u64>], m: &ObMsg) -> usize {
             side,
             price,
             qty,
+            ..
         } => match obs[*book as usize].process_limit_order(*id, *side, *price, *qty) {
             Ok(v) => v.len(),
             Err(_) => 0,
@@ -410,6 +428,7 @@ fn ob_fills(s: &ObStream) -> Vec<Fill> {
         if let ObMsg::Limit {
             book,
             id,
+            key: _,
             side,
             price,
             qty,
@@ -480,6 +499,69 @@ fn run_ob(s: &ObStream) -> f64 {
     s.msgs.len() as f64 / dt
 }
 
+/// The rustc "Fx" multiply-rotate hasher, as in the engine's `fixed_hash` module, so rust_ob's
+/// book lookup costs what ours does.
+#[derive(Default, Clone, Copy)]
+struct Fx(u64);
+
+impl std::hash::Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 29)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut buf = [0u8; 8];
+            buf[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(buf));
+        }
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fx>>;
+
+/// Like [`run_ob`], but each limit order finds its book by (slot, zone) key.
+fn run_ob_lookup(s: &ObStream) -> f64 {
+    let mut obs = ob_prefilled(s);
+    let books: FxMap<BookKey, u32> = s.keys.iter().copied().collect();
+    let mut n = 0usize;
+    let t = Instant::now();
+    for m in &s.msgs {
+        n += match m {
+            ObMsg::Limit {
+                key,
+                id,
+                side,
+                price,
+                qty,
+                ..
+            } => match books.get(key) {
+                Some(&b) => match obs[b as usize].process_limit_order(*id, *side, *price, *qty) {
+                    Ok(v) => v.len(),
+                    Err(_) => 0,
+                },
+                None => 0,
+            },
+            ObMsg::Cancel { book, id } => obs[*book as usize].cancel_order(*id).is_ok() as usize,
+        };
+    }
+    let dt = t.elapsed().as_secs_f64();
+    black_box(n);
+    s.msgs.len() as f64 / dt
+}
+
 /// Median and best rate over the runs.
 fn time_ours(s: &Stream) -> (f64, f64) {
     let rates: Vec<f64> = (0..RUNS).map(|_| run_ours(s)).collect();
@@ -494,18 +576,27 @@ struct Pair {
     ours_best: f64,
     theirs_best: f64,
     ratio_median: f64,
+    /// rust_ob finding each limit order's book by key, as ours does.
+    lookup_median: f64,
+    lookup_best: f64,
+    lookup_ratio_median: f64,
 }
 
 fn time_pair(s: &Stream, o: &ObStream) -> Pair {
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     let mut ratios = Vec::new();
+    let mut lookup = Vec::new();
+    let mut lookup_ratios = Vec::new();
     for _ in 0..RUNS {
         let a = run_ours(s);
         let b = run_ob(o);
+        let c = run_ob_lookup(o);
         ours.push(a);
         theirs.push(b);
         ratios.push(a / b);
+        lookup.push(c);
+        lookup_ratios.push(a / c);
     }
     let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     Pair {
@@ -514,6 +605,9 @@ fn time_pair(s: &Stream, o: &ObStream) -> Pair {
         ours_median: median(ours),
         theirs_median: median(theirs),
         ratio_median: median(ratios),
+        lookup_best: best(&lookup),
+        lookup_median: median(lookup),
+        lookup_ratio_median: median(lookup_ratios),
     }
 }
 
@@ -566,8 +660,9 @@ fn full_mix(label: &str, s: &Stream) {
     println!("{}", lat_line(&format!("{label}, ours"), &latency_ours(s)));
 }
 
-/// Checks both engines give identical fills, then times them. Returns the ratio.
-fn limit_cancel(label: &str, s: &Stream) -> f64 {
+/// Checks both engines give identical fills, then times them. Returns the median pair ratios
+/// against rust_ob handed its book index, and against rust_ob looking its book up by key.
+fn limit_cancel(label: &str, s: &Stream) -> (f64, f64) {
     let o = to_ob(s);
     let (ours, avg_resting) = ours_fills(s);
     let theirs = ob_fills(&o);
@@ -593,13 +688,19 @@ fn limit_cancel(label: &str, s: &Stream) -> f64 {
         p.ours_best / 1e6
     );
     println!(
-        "{label}, rust_ob: {:.2} M msg/s median, {:.2} best",
+        "{label}, rust_ob: {:.2} M msg/s median, {:.2} best (book index handed over: no book lookup)",
         p.theirs_median / 1e6,
         p.theirs_best / 1e6
     );
     println!(
-        "{label}: ratio best over best {:.2}",
-        p.ours_best / p.theirs_best
+        "{label}, rust_ob: {:.2} M msg/s median, {:.2} best (limit orders look their book up by key, as ours do)",
+        p.lookup_median / 1e6,
+        p.lookup_best / 1e6
+    );
+    println!(
+        "{label}: ratio best over best {:.2} (book index handed over), {:.2} (same lookup)",
+        p.ours_best / p.theirs_best,
+        p.ours_best / p.lookup_best
     );
     println!("{}", lat_line(&format!("{label}, ours"), &latency_ours(s)));
     println!(
@@ -608,7 +709,7 @@ fn limit_cancel(label: &str, s: &Stream) -> f64 {
     );
     // The headline: the median of the per-pair ratios. Each pair ran back to back, so both
     // engines saw about the same background load.
-    p.ratio_median
+    (p.ratio_median, p.lookup_ratio_median)
 }
 
 fn main() {
@@ -632,7 +733,7 @@ fn main() {
         .collect();
     println!("vs_rust_ob: {n} messages per stream, seed {SEED:#x}, {RUNS} runs each (ours and rust_ob alternating)");
 
-    // BENCH_PART=full|multi|lc runs one part only (for profiling).
+    // BENCH_PART=full|multi|lc|thin runs one part only; thin-ours / thin-ob are for profiling.
     let part = std::env::var("BENCH_PART").unwrap_or_default();
     let run = |p: &str| part.is_empty() || part == p;
 
@@ -654,22 +755,44 @@ fn main() {
             "full mix, 960 books (96 slots x 10 zones), ~20 resting per book",
             &generate(Mix::Full, &many, 20, n, SEED + 4),
         );
-        let r = limit_cancel(
+        let (r, same) = limit_cancel(
             "limit/cancel, 960 books, thin books",
             &generate(Mix::LimitCancel, &many, 1, n, SEED + 3),
         );
-        println!("ratio_vs_rust_ob_960_thin_books: {r:.2}");
-        let r = limit_cancel(
+        println!("ratio_vs_rust_ob_960_thin_books: {r:.2} (rust_ob handed its book index, ours looks books up by key)");
+        println!("ratio_vs_rust_ob_960_thin_books_same_lookup: {same:.2}");
+        let (r, same) = limit_cancel(
             "limit/cancel, 960 books, ~20 resting per book",
             &generate(Mix::LimitCancel, &many, 20, n, SEED + 5),
         );
-        println!("ratio_vs_rust_ob_960_deep_books: {r:.2}");
+        println!("ratio_vs_rust_ob_960_deep_books: {r:.2} (rust_ob handed its book index, ours looks books up by key)");
+        println!("ratio_vs_rust_ob_960_deep_books_same_lookup: {same:.2}");
+    }
+    // Profiling aid: our engine alone on the thin 960-book limit/cancel stream.
+    if part == "thin-ours" {
+        let s = generate(Mix::LimitCancel, &many, 1, n, SEED + 3);
+        let rates: Vec<f64> = (0..RUNS).map(|_| run_ours(&s)).collect();
+        println!("thin-ours: {:.2} M msg/s median", median(rates) / 1e6);
+    }
+    if part == "thin" {
+        let (r, same) = limit_cancel(
+            "limit/cancel, 960 books, thin books",
+            &generate(Mix::LimitCancel, &many, 1, n, SEED + 3),
+        );
+        println!("ratio_vs_rust_ob_960_thin_books: {r:.2} (rust_ob handed its book index, ours looks books up by key)");
+        println!("ratio_vs_rust_ob_960_thin_books_same_lookup: {same:.2}");
+    }
+    if part == "thin-ob" {
+        let o = to_ob(&generate(Mix::LimitCancel, &many, 1, n, SEED + 3));
+        let rates: Vec<f64> = (0..RUNS).map(|_| run_ob(&o)).collect();
+        println!("thin-ob: {:.2} M msg/s median", median(rates) / 1e6);
     }
     if run("lc") {
-        let r = limit_cancel(
+        let (r, same) = limit_cancel(
             "limit/cancel, 1 book",
             &generate(Mix::LimitCancel, &one, 1_000, n, SEED + 2),
         );
+        println!("ratio_vs_rust_ob_same_lookup: {same:.2}");
         println!("ratio_vs_rust_ob: {r:.2}");
     }
 }

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::fixed_hash::FixedMap;
+use crate::commitments::SellCommitments;
 use crate::order::{AccountId, BookKey, ClientOrderId, OrderId, OrderType, Price, Side, Wh};
 
 const NIL: u32 = u32::MAX;
@@ -102,7 +102,7 @@ pub(crate) struct Book {
     asks: Vec<Level>,
     live: usize,
     /// Per seller: Wh resting plus Wh already sold here (what sell capacity is checked against).
-    pub(crate) sell_committed: FixedMap<AccountId, u64>,
+    pub(crate) sell_committed: SellCommitments,
 }
 
 /// Position of `price` among `levels` of `side` (sorted best-last).
@@ -126,7 +126,7 @@ impl Book {
             bids: Vec::new(),
             asks: Vec::new(),
             live: 0,
-            sell_committed: FixedMap::default(),
+            sell_committed: SellCommitments::default(),
         }
     }
 

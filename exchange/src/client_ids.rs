@@ -6,6 +6,10 @@
 //! grow with the number of orders, and when a book closes its runs are simply dropped. The
 //! representation is canonical (one per set of (id, book) pairs), so snapshots built from it are
 //! too.
+//!
+//! The end of the last run (its `hi` and book) is also kept inline, next to the vector's header:
+//! with many accounts and books the run vector's last element is a cold cache line, and the
+//! common check and insert (a new id past the end) need only those two values.
 
 use crate::order::BookKey;
 
@@ -17,44 +21,115 @@ pub(crate) struct Run {
     pub(crate) book: BookKey,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct ClientIds(Vec<Run>);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientIds {
+    runs: Vec<Run>,
+    /// `runs.last()`'s `hi` and book; the default values when `runs` is empty.
+    last_hi: u64,
+    last_book: BookKey,
+}
+
+impl Default for ClientIds {
+    fn default() -> Self {
+        ClientIds {
+            runs: Vec::new(),
+            last_hi: 0,
+            last_book: BookKey {
+                slot: crate::order::SlotId(0),
+                zone: crate::order::ZoneId(0),
+            },
+        }
+    }
+}
 
 impl ClientIds {
+    fn from_vec(runs: Vec<Run>) -> Self {
+        let mut c = ClientIds {
+            runs,
+            ..ClientIds::default()
+        };
+        c.sync_last();
+        c
+    }
+
+    /// Refreshes the inline end after a change not at the end; reset when empty, so equal sets
+    /// of runs always compare equal.
+    fn sync_last(&mut self) {
+        let d = ClientIds::default();
+        (self.last_hi, self.last_book) = self
+            .runs
+            .last()
+            .map_or((d.last_hi, d.last_book), |r| (r.hi, r.book));
+    }
+
+    /// Whether `id` lies past every run (the common case), judged without touching the runs.
+    #[inline]
+    fn past_end(&self, id: u64) -> bool {
+        self.runs.is_empty() || self.last_hi < id
+    }
+
     /// Index of the first run whose `hi` is ≥ `id`.
     fn first_not_below(&self, id: u64) -> usize {
-        // Fast path for the common case: a new id past the end.
-        match self.0.last() {
-            Some(r) if r.hi < id => self.0.len(),
-            _ => self.0.partition_point(|r| r.hi < id),
+        if self.past_end(id) {
+            self.runs.len()
+        } else {
+            self.runs.partition_point(|r| r.hi < id)
         }
     }
 
+    #[inline]
     pub(crate) fn contains(&self, id: u64) -> bool {
+        if self.past_end(id) {
+            return false;
+        }
         let i = self.first_not_below(id);
-        self.0.get(i).is_some_and(|r| r.lo <= id)
+        self.runs.get(i).is_some_and(|r| r.lo <= id)
     }
 
     /// Records `id` as used in `book`; returns false if it was in use already.
     pub(crate) fn insert(&mut self, id: u64, book: BookKey) -> bool {
+        if self.past_end(id) {
+            // Appending: only the inline end is read; the vector is only written.
+            let joins = !self.runs.is_empty()
+                && self.last_book == book
+                && self.last_hi.checked_add(1) == Some(id);
+            match self.runs.last_mut() {
+                Some(last) if joins => last.hi = id,
+                _ => self.runs.push(Run {
+                    lo: id,
+                    hi: id,
+                    book,
+                }),
+            }
+            self.last_hi = id;
+            self.last_book = book;
+            return true;
+        }
+        let inserted = self.insert_inside(id, book);
+        self.sync_last();
+        inserted
+    }
+
+    fn insert_inside(&mut self, id: u64, book: BookKey) -> bool {
         let i = self.first_not_below(id);
-        if self.0.get(i).is_some_and(|r| r.lo <= id) {
+        if self.runs.get(i).is_some_and(|r| r.lo <= id) {
             return false;
         }
-        let joins_prev =
-            i > 0 && self.0[i - 1].book == book && self.0[i - 1].hi.checked_add(1) == Some(id);
+        let joins_prev = i > 0
+            && self.runs[i - 1].book == book
+            && self.runs[i - 1].hi.checked_add(1) == Some(id);
         let joins_next = self
-            .0
+            .runs
             .get(i)
             .is_some_and(|r| r.book == book && id.checked_add(1) == Some(r.lo));
         match (joins_prev, joins_next) {
             (true, true) => {
-                self.0[i - 1].hi = self.0[i].hi;
-                self.0.remove(i);
+                self.runs[i - 1].hi = self.runs[i].hi;
+                self.runs.remove(i);
             }
-            (true, false) => self.0[i - 1].hi = id,
-            (false, true) => self.0[i].lo = id,
-            (false, false) => self.0.insert(
+            (true, false) => self.runs[i - 1].hi = id,
+            (false, true) => self.runs[i].lo = id,
+            (false, false) => self.runs.insert(
                 i,
                 Run {
                     lo: id,
@@ -68,15 +143,16 @@ impl ClientIds {
 
     /// Frees every id used in one of the `closed` books (sorted).
     pub(crate) fn release(&mut self, closed: &[BookKey]) {
-        self.0.retain(|r| closed.binary_search(&r.book).is_err());
+        self.runs.retain(|r| closed.binary_search(&r.book).is_err());
+        self.sync_last();
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.runs.is_empty()
     }
 
     pub(crate) fn runs(&self) -> &[Run] {
-        &self.0
+        &self.runs
     }
 
     /// Rebuilds from runs in any order; `None` if they overlap or are not maximal (two runs of
@@ -88,7 +164,7 @@ impl ClientIds {
                 w[0].hi < w[1].lo
                     && !(w[0].book == w[1].book && w[0].hi.checked_add(1) == Some(w[1].lo))
             });
-        ok.then_some(ClientIds(runs))
+        ok.then(|| ClientIds::from_vec(runs))
     }
 }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::book::{Book, Hit, RestingOrder, Slab};
+use crate::book_table::BookTable;
 use crate::checks::PreTrade;
 use crate::client_ids::ClientIds;
 use crate::command::{Action, Command};
@@ -34,9 +35,9 @@ pub struct Engine {
     pub(crate) next_trade_id: u64,
     /// Books by key (slot first, so the next to close is first); values index `books`.
     pub(crate) by_key: BTreeMap<BookKey, u32>,
-    /// Same content as `by_key`, for the per-command lookup (hashing beats a tree walk over
-    /// ~1,000 books); never iterated.
-    pub(crate) lookup: FixedMap<BookKey, u32>,
+    /// Same content as `by_key`, for the per-command lookup (a grid of slots × zones beats a
+    /// tree walk or a hash probe over ~1,000 books); never iterated.
+    pub(crate) lookup: BookTable,
     /// The book the previous order went to: consecutive orders mostly hit the same book.
     pub(crate) last_book: Option<(BookKey, u32)>,
     pub(crate) books: Vec<Option<Book>>,
@@ -67,13 +68,14 @@ struct Taker {
 
 impl Engine {
     pub fn new(config: MarketConfig) -> Result<Self, ExchangeError> {
+        let config = config.validated()?;
         Ok(Engine {
-            config: config.validated()?,
+            lookup: BookTable::new(&config.calendar, &config.zones),
+            config,
             now_ms: i64::MIN,
             next_order_id: 1,
             next_trade_id: 1,
             by_key: BTreeMap::new(),
-            lookup: FixedMap::default(),
             last_book: None,
             books: Vec::new(),
             slab: Slab::default(),
@@ -199,7 +201,7 @@ impl Engine {
     }
 
     pub(crate) fn book_index(&self, key: &BookKey) -> Option<u32> {
-        self.lookup.get(key).copied()
+        self.lookup.get(key)
     }
 
     fn find_book(&mut self, key: BookKey) -> Option<u32> {
@@ -208,7 +210,7 @@ impl Engine {
                 return Some(bi);
             }
         }
-        let found = self.lookup.get(&key).copied();
+        let found = self.lookup.get(&key);
         if let Some(bi) = found {
             self.last_book = Some((key, bi));
         }
@@ -314,9 +316,7 @@ impl Engine {
         match o.side {
             Side::Buy => self.check_funds(o.account, escrow_for(o.price, o.qty.0), checks)?,
             Side::Sell => {
-                let committed = book
-                    .and_then(|b| b.sell_committed.get(&o.account).copied())
-                    .unwrap_or(0);
+                let committed = book.map_or(0, |b| b.sell_committed.get(o.account));
                 self.check_capacity(o.account, key, committed, o.qty.0, checks)?;
             }
         }
@@ -366,7 +366,7 @@ impl Engine {
             .insert(o.client_id.0, key);
         let book = self.book_mut(bi);
         if o.side == Side::Sell {
-            *book.sell_committed.entry(o.account).or_insert(0) += o.qty.0;
+            book.sell_committed.add(o.account, o.qty.0);
         } else {
             self.add_escrow(o.account, escrow_for(o.price, o.qty.0));
         }
@@ -473,10 +473,7 @@ impl Engine {
     }
 
     fn uncommit_sell(&mut self, bi: u32, account: AccountId, qty: u64) {
-        let book = self.book_mut(bi);
-        if let Some(c) = book.sell_committed.get_mut(&account) {
-            *c = c.saturating_sub(qty);
-        }
+        self.book_mut(bi).sell_committed.sub(account, qty);
     }
 
     /// Releases what a resting order held for `qty` of its remaining quantity.
@@ -562,7 +559,7 @@ impl Engine {
                     self.check_funds(account, extra, checks)?;
                 }
                 Side::Sell => {
-                    let committed = book.sell_committed.get(&account).copied().unwrap_or(0);
+                    let committed = book.sell_committed.get(account);
                     let others = committed.saturating_sub(o.remaining.0);
                     self.check_capacity(account, book.key, others, qty.0, checks)?;
                 }
@@ -593,13 +590,7 @@ impl Engine {
         self.drop_commitment(loc.book, &o, o.remaining.0);
         match o.side {
             Side::Buy => self.add_escrow(account, escrow_for(price, qty.0)),
-            Side::Sell => {
-                *self
-                    .book_mut(loc.book)
-                    .sell_committed
-                    .entry(account)
-                    .or_insert(0) += qty.0
-            }
+            Side::Sell => self.book_mut(loc.book).sell_committed.add(account, qty.0),
         }
         out.push(Event::Replaced {
             order_id,

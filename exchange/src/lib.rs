@@ -8,10 +8,12 @@
 //! (self-trade policy, rounding, negative prices, gate closure, order types) are in README.md.
 
 mod book;
+mod book_table;
 pub mod calendar;
 pub mod checks;
 mod client_ids;
 pub mod command;
+mod commitments;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::book::{Book, RestingOrder, Slab};
+use crate::book_table::BookTable;
 use crate::client_ids::{ClientIds, Run};
 use crate::config::MarketConfig;
 use crate::engine::{Engine, Loc};
@@ -75,8 +76,8 @@ impl Engine {
                 let mut sell_committed: Vec<_> = b
                     .sell_committed
                     .iter()
-                    .filter(|(_, q)| **q > 0)
-                    .map(|(a, q)| (*a, Wh(*q)))
+                    .filter(|(_, q)| *q > 0)
+                    .map(|(a, q)| (a, Wh(q)))
                     .collect();
                 sell_committed.sort_unstable();
                 BookSnapshot {
@@ -188,14 +189,14 @@ impl Engine {
                     ));
                 }
                 prev_account = Some(*a);
-                book.sell_committed.insert(*a, q.0);
+                book.sell_committed.add(*a, q.0);
             }
             let mut open = std::collections::BTreeMap::<AccountId, u64>::new();
             for o in &bs.asks {
                 *open.entry(o.account).or_insert(0) += o.remaining.0;
             }
             for (account, resting) in open {
-                if book.sell_committed.get(&account).copied().unwrap_or(0) < resting {
+                if book.sell_committed.get(account) < resting {
                     return bad(format!(
                         "seller {account:?} commits less than they have resting"
                     ));
@@ -316,7 +317,7 @@ impl Engine {
     ) -> Self {
         let (now_ms, next_order_id, next_trade_id) = clock;
         let mut by_key = BTreeMap::new();
-        let mut lookup = FixedMap::default();
+        let mut lookup = BookTable::new(&config.calendar, &config.zones);
         let mut slots = Vec::with_capacity(books.len());
         for (i, b) in books.into_iter().enumerate() {
             by_key.insert(b.key, i as u32);

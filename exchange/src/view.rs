@@ -24,8 +24,7 @@ impl Engine {
         let key = BookKey { slot, zone };
         Wh(self
             .book_index(&key)
-            .and_then(|bi| self.book_ref(bi).sell_committed.get(&account).copied())
-            .unwrap_or(0))
+            .map_or(0, |bi| self.book_ref(bi).sell_committed.get(account)))
     }
 
     /// Keys of every open book, next to close first.

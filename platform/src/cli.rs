@@ -47,6 +47,9 @@ pub enum Command {
     /// Register, list and revoke devices (meters and inverters with their own signing key).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Sun position and clear-sky irradiance at a place and time (NREL SPA, Ineichen–Perez),
+    /// printed as one JSON object.
+    Solar(SolarArgs),
     /// Create accounts from the command line (the way to make the first admin or operator).
     #[command(subcommand)]
     Account(AccountCommand),
@@ -82,6 +85,61 @@ pub struct ServeArgs {
     /// An external MQTT broker URL (default: the embedded broker).
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SolarArgs {
+    /// Latitude in decimal degrees, north positive (-90..=90).
+    #[arg(long, value_name = "DEGREES", value_parser = parse_latitude)]
+    pub lat: f64,
+    /// Longitude in decimal degrees, east positive (-180..=180).
+    #[arg(long, value_name = "DEGREES", value_parser = parse_longitude)]
+    pub lon: f64,
+    /// The instant, RFC 3339 with an offset, e.g. 2026-06-21T12:00:00Z.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+    pub at: i64,
+}
+
+fn parse_degrees(text: &str, limit: f64, what: &str) -> std::result::Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| {
+        format!("{what} {text:?} is not a number; give decimal degrees, e.g. 52.52")
+    })?;
+    if !value.is_finite() || value.abs() > limit {
+        return Err(format!(
+            "{what} {text:?} is outside -{limit}..={limit} degrees"
+        ));
+    }
+    Ok(value)
+}
+
+fn parse_latitude(text: &str) -> std::result::Result<f64, String> {
+    parse_degrees(text, 90.0, "latitude")
+}
+
+fn parse_longitude(text: &str) -> std::result::Result<f64, String> {
+    parse_degrees(text, 180.0, "longitude")
+}
+
+/// An RFC 3339 instant as UTC milliseconds.
+fn parse_instant(text: &str) -> std::result::Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| {
+            format!("{text:?} is not an RFC 3339 instant ({e}); write e.g. 2026-06-21T12:00:00Z")
+        })
+}
+
+/// The `sunmesh solar` answer.
+pub fn solar_json(lat_deg: f64, lon_deg: f64, unix_ms: i64) -> serde_json::Value {
+    let sun = settlement::solar::position(lat_deg, lon_deg, unix_ms);
+    let clear = settlement::solar::clear_sky(&sun);
+    serde_json::json!({
+        "elevation_deg": sun.elevation_deg,
+        "apparent_elevation_deg": sun.apparent_elevation_deg,
+        "azimuth_deg": sun.azimuth_deg,
+        "clear_sky_ghi_wm2": clear.ghi_wm2,
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +239,10 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Openapi => {
             out.write_all(crate::api::openapi::document_json().as_bytes())?;
+            Ok(())
+        }
+        Command::Solar(args) => {
+            writeln!(out, "{}", solar_json(args.lat, args.lon, args.at))?;
             Ok(())
         }
     }

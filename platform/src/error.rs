@@ -57,6 +57,30 @@ pub enum PlatformError {
     #[error("cannot read the configuration: {0}")]
     Config(String),
 
+    #[error("device {device} has no stored reading with sequence {sequence}")]
+    ReadingNotFound {
+        device: reading::DeviceId,
+        sequence: u64,
+    },
+    #[error("reading {sequence} of device {device} is {verdict}, not flagged; only flagged readings can be released or rejected")]
+    NotFlagged {
+        device: reading::DeviceId,
+        sequence: u64,
+        verdict: String,
+    },
+    #[error("device {id} is not under review; nothing to clear")]
+    DeviceNotUnderReview { id: reading::DeviceId },
+    #[error("invalid {what} {input:?}: {reason}")]
+    InvalidArgument {
+        what: &'static str,
+        input: String,
+        reason: String,
+    },
+    #[error("MQTT: {0}")]
+    Mqtt(String),
+    #[error("embedded MQTT broker: {0}")]
+    Broker(String),
+
     #[error("cannot open database {target}: {source}")]
     Connect {
         /// The database URL or path with any password removed.

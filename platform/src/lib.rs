@@ -5,10 +5,12 @@
 //! (`reading`, `exchange`, `settlement`); this crate must not re-implement them.
 
 pub mod api;
+pub mod broker;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod ingest;
 pub mod registry;
 pub mod serve;
 pub mod store;

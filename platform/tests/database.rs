@@ -294,6 +294,12 @@ fn schema_matches_migrations(db: &TestDb) {
         schema_columns!(accounts),
         schema_columns!(devices),
         schema_columns!(api_keys),
+        schema_columns!(readings),
+        schema_columns!(reading_energy),
+        schema_columns!(rejected_readings),
+        schema_columns!(device_heads),
+        schema_columns!(reading_gaps),
+        schema_columns!(verified_energy),
     ];
     let schema_tables: BTreeSet<String> = schema.iter().map(|(t, _)| (*t).to_owned()).collect();
     assert_eq!(

@@ -91,7 +91,7 @@ impl DeviceRow {
     }
 }
 
-fn find(conn: &mut AnyConnection, id: &DeviceId) -> Result<Option<Device>> {
+pub(super) fn find(conn: &mut AnyConnection, id: &DeviceId) -> Result<Option<Device>> {
     devices::table
         .inner_join(accounts_table::table)
         .filter(devices::id.eq(id.to_hex()))

@@ -8,9 +8,11 @@ mod accounts;
 mod api_keys;
 mod connection;
 mod devices;
+pub mod readings;
 pub mod schema;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
+pub(crate) use connection::write_transaction;
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 
 use diesel::r2d2::{Pool, PooledConnection};

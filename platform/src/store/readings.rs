@@ -1,0 +1,808 @@
+//! The readings tables: the chain of each device (readings and head), rejected authentic
+//! readings, gaps, and verified energy per delivery slot.
+//!
+//! The functions taking a connection are the pieces of one ingest transaction (the ingest
+//! service composes them under per-device locks); the `Store` methods are the read side and
+//! the operator's review.
+
+use std::collections::BTreeMap;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use reading::{ChainHash, DeviceId, DeviceStatus, SignedReading};
+use settlement::solar::Site;
+use settlement::verify::{
+    self, ChainHead, DeviceContext, FlagReason, KeyStatus, OperatorDecision, RejectReason, Verdict,
+};
+
+use super::connection::{write_transaction, AnyConnection};
+use super::devices;
+use super::schema::{
+    device_heads, reading_energy, reading_gaps, readings, rejected_readings, verified_energy,
+};
+use super::Store;
+use crate::error::{PlatformError, Result};
+use crate::registry::DeviceState;
+
+/// Most rows one multi-row INSERT carries (PostgreSQL allows 65 535 bind parameters).
+const INSERT_CHUNK: usize = 1_000;
+
+/// The review state stored with a device's head.
+pub const REVIEW_NONE: &str = "none";
+pub const REVIEW_UNDER_REVIEW: &str = "under_review";
+
+/// A stored reading's verdict as text, and back.
+pub fn verdict_text(verdict: &Verdict) -> (&'static str, String) {
+    match verdict {
+        Verdict::Accepted => ("accepted", String::new()),
+        Verdict::Flagged(flags) => (
+            "flagged",
+            flags.iter().map(|f| f.code()).collect::<Vec<_>>().join(","),
+        ),
+        Verdict::Rejected(reason) => ("rejected", reason.code().to_owned()),
+    }
+}
+
+fn codes(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',').filter(|c| !c.is_empty())
+}
+
+/// Rebuilds a verdict from its stored text; `None` when the row was edited by hand.
+pub fn parse_verdict(verdict: &str, reasons: &str) -> Option<Verdict> {
+    match verdict {
+        "accepted" => Some(Verdict::Accepted),
+        "flagged" => codes(reasons)
+            .map(|c| c.parse::<FlagReason>().ok())
+            .collect::<Option<Vec<_>>>()
+            .map(Verdict::Flagged),
+        // A rejection stores its reason first; an operator rejection keeps the flags after it.
+        "rejected" => codes(reasons)
+            .next()
+            .and_then(|c| c.parse::<RejectReason>().ok())
+            .map(Verdict::Rejected),
+        _ => None,
+    }
+}
+
+pub fn status_text(status: DeviceStatus) -> &'static str {
+    match status {
+        DeviceStatus::Ok => "ok",
+        DeviceStatus::Standby => "standby",
+        DeviceStatus::Fault => "fault",
+        DeviceStatus::Off => "off",
+    }
+}
+
+/// A counter as stored (BIGINT); readings whose counters do not fit are refused at the edge.
+pub fn to_i64(value: u64) -> Option<i64> {
+    i64::try_from(value).ok()
+}
+
+/// A row of `readings` to insert.
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = readings)]
+pub struct NewReadingRow {
+    pub device_id: String,
+    pub sequence: i64,
+    pub timestamp_ms: i64,
+    pub interval_ms: i64,
+    pub export_wh: i64,
+    pub import_wh: i64,
+    pub power_w: i64,
+    pub status: String,
+    pub prev_hash: String,
+    pub chain_hash: String,
+    pub wire: Vec<u8>,
+    pub verdict: String,
+    pub reasons: String,
+    pub received_at_ms: i64,
+    pub decided_at_ms: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+/// A stored reading, as the API shows it.
+#[derive(Queryable, Selectable, Clone, Debug, PartialEq, Eq)]
+#[diesel(table_name = readings)]
+pub struct StoredReading {
+    pub device_id: String,
+    pub sequence: i64,
+    pub timestamp_ms: i64,
+    pub interval_ms: i64,
+    pub export_wh: i64,
+    pub import_wh: i64,
+    pub power_w: i64,
+    pub status: String,
+    pub prev_hash: String,
+    pub chain_hash: String,
+    pub verdict: String,
+    pub reasons: String,
+    pub received_at_ms: i64,
+    pub decided_at_ms: Option<i64>,
+    pub decided_by: Option<String>,
+}
+
+impl StoredReading {
+    pub fn reason_codes(&self) -> Vec<String> {
+        codes(&self.reasons).map(str::to_owned).collect()
+    }
+}
+
+/// The counter deltas a chain reading measured since the previous head, over
+/// `(start_ms, end_ms]`.
+#[derive(Insertable, Queryable, Selectable, Clone, Copy, Debug, PartialEq, Eq)]
+#[diesel(table_name = reading_energy)]
+pub struct ReadingEnergy {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub export_wh: i64,
+    pub import_wh: i64,
+}
+
+/// A row of `reading_energy` to insert.
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = reading_energy)]
+pub struct NewEnergyRow {
+    pub device_id: String,
+    pub sequence: i64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub export_wh: i64,
+    pub import_wh: i64,
+}
+
+/// A stored reading with the energy it measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadingRecord {
+    pub reading: StoredReading,
+    pub energy: Option<ReadingEnergy>,
+}
+
+/// What an ingest needs to know about a reading already stored at a device's sequence.
+#[derive(Clone, Debug)]
+pub struct StoredAt {
+    pub wire: Vec<u8>,
+    pub chain_hash: ChainHash,
+    pub verdict: Verdict,
+}
+
+/// A device as verification sees it, plus whether its head row exists yet.
+#[derive(Clone, Debug)]
+pub struct LoadedDevice {
+    pub context: DeviceContext,
+    pub review_reason: Option<String>,
+}
+
+/// A gap in a device's sequence numbers: `from_seq..=to_seq` never arrived.
+#[derive(Queryable, Selectable, Clone, Copy, Debug, PartialEq, Eq)]
+#[diesel(table_name = reading_gaps)]
+pub struct Gap {
+    pub from_seq: i64,
+    pub to_seq: i64,
+    pub detected_at_ms: i64,
+}
+
+/// Verified energy of one device in one delivery slot.
+#[derive(Queryable, Selectable, Clone, Copy, Debug, PartialEq, Eq)]
+#[diesel(table_name = verified_energy)]
+pub struct SlotTotal {
+    pub slot_start_ms: i64,
+    pub export_wh: i64,
+    pub import_wh: i64,
+}
+
+/// Serialises ingest per device across processes, in a stable order so two transactions can
+/// never wait for each other in a cycle. SQLite needs nothing: `BEGIN IMMEDIATE` already made
+/// this transaction the only writer. On PostgreSQL a transaction-scoped advisory lock per
+/// device (the key is the first 8 bytes of the id, itself a hash) also covers devices that have
+/// no head row yet, which `SELECT … FOR UPDATE` could not.
+pub fn lock_devices(conn: &mut AnyConnection, ids: &[DeviceId]) -> Result<()> {
+    let AnyConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    let mut keys: Vec<i64> = ids.iter().map(lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // Integers only, so formatting them into the statement is safe; one round trip for all.
+    let sql = keys
+        .iter()
+        .map(|k| format!("SELECT pg_advisory_xact_lock({k});"))
+        .collect::<String>();
+    pg.batch_execute(&sql)?;
+    Ok(())
+}
+
+pub fn lock_key(id: &DeviceId) -> i64 {
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&id.as_bytes()[..8]);
+    i64::from_be_bytes(first)
+}
+
+#[derive(Queryable)]
+struct HeadRow {
+    sequence: Option<i64>,
+    chain_hash: Option<String>,
+    export_wh: Option<i64>,
+    import_wh: Option<i64>,
+    timestamp_ms: Option<i64>,
+    review: String,
+    review_reason: Option<String>,
+}
+
+/// The verification context of a registered device (`None` for an unknown id).
+pub fn load_device(conn: &mut AnyConnection, id: &DeviceId) -> Result<Option<LoadedDevice>> {
+    let Some(device) = devices::find(conn, id)? else {
+        return Ok(None);
+    };
+    let head_row = device_heads::table
+        .find(id.to_hex())
+        .select((
+            device_heads::sequence,
+            device_heads::chain_hash,
+            device_heads::export_wh,
+            device_heads::import_wh,
+            device_heads::timestamp_ms,
+            device_heads::review,
+            device_heads::review_reason,
+        ))
+        .first::<HeadRow>(conn)
+        .optional()?;
+    let corrupt = |reason: String| PlatformError::CorruptRow {
+        table: "device_heads",
+        key: id.to_hex(),
+        reason,
+    };
+    let (head, under_review, review_reason) = match head_row {
+        None => (None, false, None),
+        Some(row) => {
+            let head = match (
+                row.sequence,
+                row.chain_hash,
+                row.export_wh,
+                row.import_wh,
+                row.timestamp_ms,
+            ) {
+                (Some(seq), Some(hash), Some(export), Some(import), Some(ts)) => Some(ChainHead {
+                    sequence: u64::try_from(seq).map_err(|_| corrupt(format!("sequence {seq}")))?,
+                    chain_hash: ChainHash::from_hex(&hash).map_err(|e| corrupt(e.to_string()))?,
+                    export_wh: u64::try_from(export)
+                        .map_err(|_| corrupt(format!("export_wh {export}")))?,
+                    import_wh: u64::try_from(import)
+                        .map_err(|_| corrupt(format!("import_wh {import}")))?,
+                    timestamp_ms: ts,
+                }),
+                _ => None,
+            };
+            (head, row.review == REVIEW_UNDER_REVIEW, row.review_reason)
+        }
+    };
+    let status = match (device.state, under_review) {
+        (DeviceState::Revoked { .. }, _) => KeyStatus::Revoked,
+        (DeviceState::Active, true) => KeyStatus::UnderReview,
+        (DeviceState::Active, false) => KeyStatus::Active,
+    };
+    let site = Site::new(
+        device.location.latitude.degrees(),
+        device.location.longitude.degrees(),
+    )
+    .map_err(|e| corrupt(e.to_string()))?;
+    Ok(Some(LoadedDevice {
+        context: DeviceContext {
+            public_key: device.public_key,
+            status,
+            nameplate_w: device.nameplate.watts(),
+            site,
+            head,
+            stored_at_sequence: None,
+        },
+        review_reason,
+    }))
+}
+
+/// The reading stored at `(id, sequence)`, if any.
+pub fn stored_at(
+    conn: &mut AnyConnection,
+    id: &DeviceId,
+    sequence: u64,
+) -> Result<Option<StoredAt>> {
+    let Some(seq) = to_i64(sequence) else {
+        return Ok(None);
+    };
+    let row = readings::table
+        .find((id.to_hex(), seq))
+        .select((
+            readings::wire,
+            readings::chain_hash,
+            readings::verdict,
+            readings::reasons,
+        ))
+        .first::<(Vec<u8>, String, String, String)>(conn)
+        .optional()?;
+    row.map(|(wire, hash, verdict, reasons)| {
+        let corrupt = |reason: String| PlatformError::CorruptRow {
+            table: "readings",
+            key: format!("{id}/{sequence}"),
+            reason,
+        };
+        Ok(StoredAt {
+            wire,
+            chain_hash: ChainHash::from_hex(&hash).map_err(|e| corrupt(e.to_string()))?,
+            verdict: parse_verdict(&verdict, &reasons)
+                .ok_or_else(|| corrupt(format!("verdict {verdict:?} reasons {reasons:?}")))?,
+        })
+    })
+    .transpose()
+}
+
+pub fn insert_readings(
+    conn: &mut AnyConnection,
+    rows: &[NewReadingRow],
+    energy: &[NewEnergyRow],
+) -> Result<()> {
+    // Multi-row inserts are backend-specific in diesel, so they run on the inner connection.
+    macro_rules! insert_all {
+        ($table:expr, $rows:expr) => {
+            for chunk in $rows.chunks(INSERT_CHUNK) {
+                let insert = diesel::insert_into($table).values(chunk);
+                match conn {
+                    AnyConnection::Postgresql(pg) => insert.execute(pg)?,
+                    AnyConnection::Sqlite(lite) => insert.execute(lite)?,
+                };
+            }
+        };
+    }
+    insert_all!(readings::table, rows);
+    insert_all!(reading_energy::table, energy);
+    Ok(())
+}
+
+/// Readings with their energy, `filter` applied to the readings table.
+fn load_records(
+    conn: &mut AnyConnection,
+    device: Option<&str>,
+    flagged_only: bool,
+    after_sequence: i64,
+    limit: i64,
+) -> Result<Vec<ReadingRecord>> {
+    let mut query = readings::table
+        .left_join(
+            reading_energy::table.on(reading_energy::device_id
+                .eq(readings::device_id)
+                .and(reading_energy::sequence.eq(readings::sequence))),
+        )
+        .filter(readings::sequence.gt(after_sequence))
+        .order((readings::device_id, readings::sequence))
+        .limit(limit)
+        .select((
+            StoredReading::as_select(),
+            Option::<ReadingEnergy>::as_select(),
+        ))
+        .into_boxed();
+    if let Some(device) = device {
+        query = query.filter(readings::device_id.eq(device.to_owned()));
+    }
+    if flagged_only {
+        query = query.filter(readings::verdict.eq("flagged"));
+    }
+    Ok(query
+        .load::<(StoredReading, Option<ReadingEnergy>)>(conn)?
+        .into_iter()
+        .map(|(reading, energy)| ReadingRecord { reading, energy })
+        .collect())
+}
+
+/// Logs an authentic reading that could not join its chain, once per (reading, reason).
+pub fn log_rejected(
+    conn: &mut AnyConnection,
+    signed: &SignedReading,
+    reason: RejectReason,
+    now_ms: i64,
+) -> Result<()> {
+    let Some(seq) = to_i64(signed.reading.sequence) else {
+        return Ok(());
+    };
+    let device = signed.reading.device_id.to_hex();
+    let hash = signed.chain_hash().to_hex();
+    let seen = rejected_readings::table
+        .filter(rejected_readings::device_id.eq(&device))
+        .filter(rejected_readings::sequence.eq(seq))
+        .filter(rejected_readings::chain_hash.eq(&hash))
+        .filter(rejected_readings::reason.eq(reason.code()))
+        .count()
+        .get_result::<i64>(conn)?;
+    if seen == 0 {
+        diesel::insert_into(rejected_readings::table)
+            .values((
+                rejected_readings::device_id.eq(&device),
+                rejected_readings::sequence.eq(seq),
+                rejected_readings::chain_hash.eq(&hash),
+                rejected_readings::wire.eq(signed.to_wire().to_vec()),
+                rejected_readings::reason.eq(reason.code()),
+                rejected_readings::received_at_ms.eq(now_ms),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Writes a device's head and review state (insert or update: the device lock is held).
+pub fn save_head(
+    conn: &mut AnyConnection,
+    id: &DeviceId,
+    head: Option<&ChainHead>,
+    review_reason: Option<&str>,
+    now_ms: i64,
+) -> Result<()> {
+    let id_hex = id.to_hex();
+    let values = (
+        device_heads::sequence.eq(head.and_then(|h| to_i64(h.sequence))),
+        device_heads::chain_hash.eq(head.map(|h| h.chain_hash.to_hex())),
+        device_heads::export_wh.eq(head.and_then(|h| to_i64(h.export_wh))),
+        device_heads::import_wh.eq(head.and_then(|h| to_i64(h.import_wh))),
+        device_heads::timestamp_ms.eq(head.map(|h| h.timestamp_ms)),
+        device_heads::review.eq(if review_reason.is_some() {
+            REVIEW_UNDER_REVIEW
+        } else {
+            REVIEW_NONE
+        }),
+        device_heads::review_reason.eq(review_reason),
+        device_heads::updated_at_ms.eq(now_ms),
+    );
+    let updated = diesel::update(device_heads::table.find(&id_hex))
+        .set(values.clone())
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(device_heads::table)
+            .values((device_heads::device_id.eq(&id_hex), values))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn insert_gap(
+    conn: &mut AnyConnection,
+    id: &DeviceId,
+    from_seq: u64,
+    to_seq: u64,
+    now_ms: i64,
+) -> Result<()> {
+    let (Some(from), Some(to)) = (to_i64(from_seq), to_i64(to_seq)) else {
+        return Ok(());
+    };
+    diesel::insert_into(reading_gaps::table)
+        .values((
+            reading_gaps::device_id.eq(id.to_hex()),
+            reading_gaps::from_seq.eq(from),
+            reading_gaps::to_seq.eq(to),
+            reading_gaps::detected_at_ms.eq(now_ms),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Energy per (device, slot start) waiting to be added in one go.
+pub type SlotSums = BTreeMap<(DeviceId, i64), (u64, u64)>;
+
+/// Adds `(export, import)` Wh to each slot (update, else insert: the device locks are held).
+pub fn add_verified_energy(conn: &mut AnyConnection, sums: &SlotSums) -> Result<()> {
+    for (&(id, slot), &(export, import)) in sums {
+        let (Some(export), Some(import)) = (to_i64(export), to_i64(import)) else {
+            continue;
+        };
+        let id_hex = id.to_hex();
+        let updated = diesel::update(verified_energy::table.find((&id_hex, slot)))
+            .set((
+                verified_energy::export_wh.eq(verified_energy::export_wh + export),
+                verified_energy::import_wh.eq(verified_energy::import_wh + import),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(verified_energy::table)
+                .values((
+                    verified_energy::device_id.eq(&id_hex),
+                    verified_energy::slot_start_ms.eq(slot),
+                    verified_energy::export_wh.eq(export),
+                    verified_energy::import_wh.eq(import),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Shares an interval's energy across delivery slots and adds it to `sums`. An interval that
+/// cannot be split (longer than settlement allows) adds nothing and returns false.
+pub fn accumulate_slots(
+    sums: &mut SlotSums,
+    id: DeviceId,
+    start_ms: i64,
+    end_ms: i64,
+    export_wh: u64,
+    import_wh: u64,
+    slot_ms: i64,
+) -> bool {
+    let (Ok(export), Ok(import)) = (
+        verify::split_into_slots(start_ms, end_ms, export_wh, slot_ms),
+        verify::split_into_slots(start_ms, end_ms, import_wh, slot_ms),
+    ) else {
+        return false;
+    };
+    for (e, i) in export.iter().zip(&import) {
+        let entry = sums.entry((id, e.slot_start_ms)).or_insert((0, 0));
+        entry.0 = entry.0.saturating_add(e.wh);
+        entry.1 = entry.1.saturating_add(i.wh);
+    }
+    true
+}
+
+/// Which readings of a device to list.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadingPage {
+    /// Only sequences greater than this.
+    pub after_sequence: i64,
+    pub limit: i64,
+}
+
+impl Store {
+    /// A device's stored readings in sequence order.
+    pub fn device_readings(&self, id: &DeviceId, page: ReadingPage) -> Result<Vec<ReadingRecord>> {
+        let id = id.to_hex();
+        load_records(
+            &mut *self.connection()?,
+            Some(&id),
+            false,
+            page.after_sequence,
+            page.limit,
+        )
+    }
+
+    /// Flagged readings of all devices, by device and sequence.
+    pub fn flagged_readings(&self, limit: i64) -> Result<Vec<ReadingRecord>> {
+        load_records(&mut *self.connection()?, None, true, 0, limit)
+    }
+
+    /// A device's verified energy per slot with `from_ms <= slot_start < to_ms`.
+    pub fn verified_energy(
+        &self,
+        id: &DeviceId,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<SlotTotal>> {
+        Ok(verified_energy::table
+            .filter(verified_energy::device_id.eq(id.to_hex()))
+            .filter(verified_energy::slot_start_ms.ge(from_ms))
+            .filter(verified_energy::slot_start_ms.lt(to_ms))
+            .order(verified_energy::slot_start_ms)
+            .select(SlotTotal::as_select())
+            .load(&mut *self.connection()?)?)
+    }
+
+    pub fn reading_gaps(&self, id: &DeviceId) -> Result<Vec<Gap>> {
+        Ok(reading_gaps::table
+            .filter(reading_gaps::device_id.eq(id.to_hex()))
+            .order(reading_gaps::from_seq)
+            .select(Gap::as_select())
+            .load(&mut *self.connection()?)?)
+    }
+
+    /// How many readings are stored per verdict (accepted, flagged, rejected).
+    pub fn reading_counts(&self) -> Result<BTreeMap<String, i64>> {
+        let rows = readings::table
+            .group_by(readings::verdict)
+            .select((readings::verdict, diesel::dsl::count_star()))
+            .load::<(String, i64)>(&mut *self.connection()?)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Authentic readings rejected before joining a chain: (device, sequence, reason).
+    pub fn rejected_log(&self, id: &DeviceId) -> Result<Vec<(i64, String)>> {
+        Ok(rejected_readings::table
+            .filter(rejected_readings::device_id.eq(id.to_hex()))
+            .order(rejected_readings::id)
+            .select((rejected_readings::sequence, rejected_readings::reason))
+            .load(&mut *self.connection()?)?)
+    }
+
+    /// Whether a device is under review, and why.
+    pub fn device_review(&self, id: &DeviceId) -> Result<Option<String>> {
+        let mut conn = self.connection()?;
+        Ok(load_device(&mut conn, id)?.and_then(|d| d.review_reason))
+    }
+
+    /// An operator's decision on a flagged reading. Releasing adds its energy to the verified
+    /// energy of its slots; rejecting records `operator_rejected`. Either is final.
+    pub fn decide_flagged(
+        &self,
+        id: &DeviceId,
+        sequence: u64,
+        decision: OperatorDecision,
+        decided_by: &str,
+        slot_ms: i64,
+        now_ms: i64,
+    ) -> Result<ReadingRecord> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            lock_devices(conn, std::slice::from_ref(id))?;
+            let not_found = || PlatformError::ReadingNotFound {
+                device: *id,
+                sequence,
+            };
+            let seq = to_i64(sequence).ok_or_else(not_found)?;
+            let row = readings::table
+                .find((id.to_hex(), seq))
+                .select(StoredReading::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(not_found)?;
+            let current = parse_verdict(&row.verdict, &row.reasons).ok_or_else(|| {
+                PlatformError::CorruptRow {
+                    table: "readings",
+                    key: format!("{id}/{sequence}"),
+                    reason: format!("verdict {:?} reasons {:?}", row.verdict, row.reasons),
+                }
+            })?;
+            let decided =
+                verify::resolve(&current, decision).map_err(|_| PlatformError::NotFlagged {
+                    device: *id,
+                    sequence,
+                    verdict: row.verdict.clone(),
+                })?;
+            let (verdict, reasons) = match decided {
+                Verdict::Rejected(r) => ("rejected", format!("{},{}", r.code(), row.reasons)),
+                _ => ("accepted", row.reasons.clone()),
+            };
+            diesel::update(readings::table.find((id.to_hex(), seq)))
+                .set((
+                    readings::verdict.eq(verdict),
+                    readings::reasons.eq(&reasons),
+                    readings::decided_at_ms.eq(Some(now_ms)),
+                    readings::decided_by.eq(Some(decided_by)),
+                ))
+                .execute(conn)?;
+            let energy = reading_energy::table
+                .find((id.to_hex(), seq))
+                .select(ReadingEnergy::as_select())
+                .first(conn)
+                .optional()?;
+            if let (Verdict::Accepted, Some(e)) = (&decided, energy) {
+                let mut sums = SlotSums::new();
+                accumulate_slots(
+                    &mut sums,
+                    *id,
+                    e.start_ms,
+                    e.end_ms,
+                    u64::try_from(e.export_wh).unwrap_or(0),
+                    u64::try_from(e.import_wh).unwrap_or(0),
+                    slot_ms,
+                );
+                add_verified_energy(conn, &sums)?;
+            }
+            Ok(ReadingRecord {
+                reading: StoredReading {
+                    verdict: verdict.to_owned(),
+                    reasons,
+                    decided_at_ms: Some(now_ms),
+                    decided_by: Some(decided_by.to_owned()),
+                    ..row
+                },
+                energy,
+            })
+        })
+    }
+
+    /// Ends a device's review after an operator has looked at it: its readings are verified
+    /// normally again. Fails with [`PlatformError::DeviceNotUnderReview`] otherwise.
+    pub fn clear_device_review(&self, id: &DeviceId, now_ms: i64) -> Result<()> {
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            lock_devices(conn, std::slice::from_ref(id))?;
+            let device = load_device(conn, id)?.ok_or(PlatformError::DeviceNotFound { id: *id })?;
+            if device.review_reason.is_none() {
+                return Err(PlatformError::DeviceNotUnderReview { id: *id });
+            }
+            save_head(conn, id, device.context.head.as_ref(), None, now_ms)
+        })
+    }
+}
+
+/// Rule 7 (neighbourhood consistency) over stored verified energy.
+impl Store {
+    /// Runs `settlement::verify::neighbourhood_outliers` for one zone and delivery slot, over
+    /// the verified export of the zone's active devices that reported energy in that slot.
+    /// For each `High` outlier, its accepted readings overlapping the slot (not ones an operator
+    /// released) become flagged `neighbourhood_outlier` and their energy leaves the verified
+    /// energy of every slot they cover, until an operator releases them. Run it once per slot
+    /// after the slot's readings are in (before settling it). Returns every outlier found.
+    pub fn flag_neighbourhood_outliers(
+        &self,
+        zone: &str,
+        slot_start_ms: i64,
+        cfg: &settlement::verify::VerifyConfig,
+        slot_ms: i64,
+    ) -> Result<Vec<verify::Outlier>> {
+        use super::schema::devices as devices_table;
+        let mut conn = self.connection()?;
+        write_transaction(&mut conn, |conn| {
+            let members: Vec<(String, i64)> = devices_table::table
+                .filter(devices_table::zone.eq(zone))
+                .filter(devices_table::status.eq(DeviceState::ACTIVE))
+                .select((devices_table::id, devices_table::nameplate_w))
+                .load(conn)?;
+            let ids: Vec<DeviceId> = members
+                .iter()
+                .filter_map(|(id, _)| DeviceId::from_hex(id).ok())
+                .collect();
+            lock_devices(conn, &ids)?;
+            let energy: BTreeMap<String, i64> = verified_energy::table
+                .filter(verified_energy::slot_start_ms.eq(slot_start_ms))
+                .filter(verified_energy::device_id.eq_any(members.iter().map(|m| &m.0)))
+                .select((verified_energy::device_id, verified_energy::export_wh))
+                .load::<(String, i64)>(conn)?
+                .into_iter()
+                .collect();
+            let peers: Vec<verify::PeerYield> = members
+                .iter()
+                .filter_map(|(id, nameplate)| {
+                    Some(verify::PeerYield {
+                        device: DeviceId::from_hex(id).ok()?,
+                        nameplate_w: u32::try_from(*nameplate).ok()?,
+                        energy_wh: u64::try_from(*energy.get(id)?).ok()?,
+                    })
+                })
+                .collect();
+            let outliers = verify::neighbourhood_outliers(&peers, cfg);
+            let slot_end = slot_start_ms.saturating_add(slot_ms);
+            for outlier in outliers
+                .iter()
+                .filter(|o| o.direction == verify::Direction::High)
+            {
+                let id = outlier.device.to_hex();
+                let hits: Vec<(i64, ReadingEnergy)> = readings::table
+                    .inner_join(
+                        reading_energy::table.on(reading_energy::device_id
+                            .eq(readings::device_id)
+                            .and(reading_energy::sequence.eq(readings::sequence))),
+                    )
+                    .filter(readings::device_id.eq(&id))
+                    .filter(readings::verdict.eq("accepted"))
+                    .filter(readings::decided_at_ms.is_null())
+                    .filter(reading_energy::start_ms.lt(slot_end))
+                    .filter(reading_energy::end_ms.gt(slot_start_ms))
+                    .select((readings::sequence, ReadingEnergy::as_select()))
+                    .load(conn)?;
+                let mut sums = SlotSums::new();
+                for (sequence, e) in &hits {
+                    diesel::update(readings::table.find((&id, sequence)))
+                        .set((
+                            readings::verdict.eq("flagged"),
+                            readings::reasons.eq(verify::FlagReason::NeighbourhoodOutlier.code()),
+                        ))
+                        .execute(conn)?;
+                    accumulate_slots(
+                        &mut sums,
+                        outlier.device,
+                        e.start_ms,
+                        e.end_ms,
+                        u64::try_from(e.export_wh).unwrap_or(0),
+                        u64::try_from(e.import_wh).unwrap_or(0),
+                        slot_ms,
+                    );
+                }
+                for (&(device, slot), &(export, import)) in &sums {
+                    let (Some(export), Some(import)) = (to_i64(export), to_i64(import)) else {
+                        continue;
+                    };
+                    diesel::update(verified_energy::table.find((device.to_hex(), slot)))
+                        .set((
+                            verified_energy::export_wh.eq(verified_energy::export_wh - export),
+                            verified_energy::import_wh.eq(verified_energy::import_wh - import),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            Ok(outliers)
+        })
+    }
+}
