@@ -24,7 +24,8 @@ use settlement::verify::{self, DeviceContext, KeyStatus, VerifyConfig};
 
 const DEVICES: usize = 100;
 const PER_DEVICE: usize = 200;
-const BATCH: usize = 500;
+const BATCH: usize = 1_000;
+const ROUNDS: usize = 3;
 /// 2026-06-21 10:00 UTC; the site is London, so 200 one-minute readings stay in daylight.
 const START_MS: i64 = 1_782_036_000_000;
 const MINUTE: i64 = 60_000;
@@ -117,6 +118,13 @@ fn ingest_no_store(f: &Fixture) -> f64 {
 }
 
 fn ingest_store(f: &Fixture, url: &str) -> f64 {
+    ingest_store_with(f, url, 1)
+}
+
+/// Like `ingest_store`, with `writers` threads each ingesting its own devices' readings (as
+/// concurrent HTTP requests or MQTT batches would): PostgreSQL runs their transactions in
+/// parallel, so one writer's verification overlaps another's commit.
+fn ingest_store_with(f: &Fixture, url: &str, writers: usize) -> f64 {
     let store = Store::open(url).expect("open the bench database");
     for key in &f.keys {
         let device = NewDevice {
@@ -134,15 +142,34 @@ fn ingest_store(f: &Fixture, url: &str) -> f64 {
             .expect("register");
     }
     let svc = IngestService::new(store, IngestConfig::default()).expect("service");
+    // Writer w takes the devices with index % writers == w; the fixture is interleaved by
+    // device, so reading i belongs to device i % DEVICES.
+    let shares: Vec<Vec<&String>> = (0..writers)
+        .map(|w| {
+            f.json
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| (i % DEVICES) % writers == w)
+                .map(|(_, text)| text)
+                .collect()
+        })
+        .collect();
     let started = Instant::now();
-    for chunk in f.json.chunks(BATCH) {
-        let batch: Vec<Incoming> = chunk
-            .iter()
-            .map(|text| Incoming::now(SignedReading::from_json(text).expect("decodes")))
-            .collect();
-        let decisions = svc.ingest(&batch, f.now_ms).expect("ingest");
-        assert!(decisions.iter().all(|d| *d == Decision::Accepted));
-    }
+    std::thread::scope(|scope| {
+        for share in &shares {
+            let svc = svc.clone();
+            scope.spawn(move || {
+                for chunk in share.chunks(BATCH) {
+                    let batch: Vec<Incoming> = chunk
+                        .iter()
+                        .map(|text| Incoming::now(SignedReading::from_json(text).expect("decodes")))
+                        .collect();
+                    let decisions = svc.ingest(&batch, f.now_ms).expect("ingest");
+                    assert!(decisions.iter().all(|d| *d == Decision::Accepted));
+                }
+            });
+        }
+    });
     per_second(f.json.len(), started)
 }
 
@@ -151,34 +178,69 @@ fn main() {
     let f = fixture();
     let n = f.signed.len();
     println!("readings: {n} ({DEVICES} devices x {PER_DEVICE}), store batches of {BATCH}");
-    let raw = raw_verify(&f);
+    // On a shared machine one pass can be slowed by other processes: every figure is the best
+    // of ROUNDS passes (a fresh database each time), and raw verification is measured again
+    // between the store runs, so every ratio compares against the best raw rate seen in this
+    // run (the conservative way).
+    let mut raw = 0f64;
+    let mut no_store = 0f64;
+    for _ in 0..ROUNDS {
+        raw = raw.max(raw_verify(&f));
+        no_store = no_store.max(ingest_no_store(&f));
+    }
+
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut sqlite = 0f64;
+    for round in 0..ROUNDS {
+        let path = dir.path().join(format!("bench-{round}.db"));
+        sqlite = sqlite.max(ingest_store(&f, path.to_str().expect("utf-8 path")));
+        raw = raw.max(raw_verify(&f));
+    }
+
+    let postgres = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let mut admin = PgConnection::establish(&admin_url).expect("PostgreSQL reachable");
+            let mut best = 0f64;
+            let mut best_two = 0f64;
+            for round in 0..ROUNDS {
+                let schema = format!("sunmesh_bench_{}_{round}", std::process::id());
+                admin
+                    .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+                    .expect("create schema");
+                let sep = if admin_url.contains('?') { '&' } else { '?' };
+                let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
+                best = best.max(ingest_store(&f, &url));
+                admin
+                    .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                    .expect("drop schema");
+                admin
+                    .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
+                    .expect("create schema");
+                best_two = best_two.max(ingest_store_with(&f, &url, 2));
+                admin
+                    .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                    .expect("drop schema");
+                raw = raw.max(raw_verify(&f));
+            }
+            Some((best, best_two))
+        }
+        _ => None,
+    };
+
     println!("raw_verify_per_s: {raw:.0}");
-    let no_store = ingest_no_store(&f);
     println!(
         "ingest_no_store_per_s: {no_store:.0} ratio {:.2}",
         no_store / raw
     );
-
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let path = dir.path().join("bench.db");
-    let sqlite = ingest_store(&f, path.to_str().expect("utf-8 path"));
     println!("ingest_sqlite_per_s: {sqlite:.0} ratio {:.2}", sqlite / raw);
-
-    match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin_url) if !admin_url.is_empty() => {
-            let schema = format!("sunmesh_bench_{}", std::process::id());
-            let mut admin = PgConnection::establish(&admin_url).expect("PostgreSQL reachable");
-            admin
-                .batch_execute(&format!("CREATE SCHEMA \"{schema}\""))
-                .expect("create schema");
-            let sep = if admin_url.contains('?') { '&' } else { '?' };
-            let url = format!("{admin_url}{sep}options=-csearch_path%3D{schema}");
-            let pg = ingest_store(&f, &url);
+    match postgres {
+        Some((pg, two)) => {
             println!("ingest_postgres_per_s: {pg:.0} ratio {:.2}", pg / raw);
-            admin
-                .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-                .expect("drop schema");
+            println!(
+                "ingest_postgres_2_writers_per_s: {two:.0} ratio {:.2}",
+                two / raw
+            );
         }
-        _ => println!("ingest_postgres_per_s: skipped (TEST_DATABASE_URL is not set)"),
+        None => println!("ingest_postgres_per_s: skipped (TEST_DATABASE_URL is not set)"),
     }
 }

@@ -14,6 +14,7 @@ use crate::registry::{
     parse_device_id, parse_public_key, AccountName, ApiKeySecret, Device, DeviceState, Latitude,
     Location, Longitude, NameplateW, NewDevice, Role, Zone, DEFAULT_OWNER, DEFAULT_ZONE,
 };
+use crate::settle::commands as settle_cmd;
 use crate::store::Store;
 
 /// Used when neither `--database` nor `DATABASE_URL` is given: a SQLite file in the working
@@ -47,6 +48,18 @@ pub enum Command {
     /// Register, list and revoke devices (meters and inverters with their own signing key).
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// Settle one (zone, slot): ledger, mints, log leaves, report row, signed checkpoint.
+    Settle(settle_cmd::SettleArgs),
+    /// Settlement report rows as CSV or JSON (and a day's SVG chart).
+    Report(settle_cmd::ReportArgs),
+    /// Check an exported transparency log offline (no database needed).
+    VerifyLog(settle_cmd::VerifyLogArgs),
+    /// The transparency log.
+    #[command(subcommand)]
+    Log(settle_cmd::LogCommand),
+    /// The emission factor table.
+    #[command(subcommand)]
+    Factors(settle_cmd::FactorsCommand),
     /// Sun position and clear-sky irradiance at a place and time (NREL SPA, Ineichen–Perez),
     /// printed as one JSON object.
     Solar(SolarArgs),
@@ -85,6 +98,9 @@ pub struct ServeArgs {
     /// An external MQTT broker URL (default: the embedded broker).
     #[arg(long, value_name = "URL")]
     pub mqtt: Option<String>,
+    /// Where the embedded MQTT broker listens (default 127.0.0.1:1884).
+    #[arg(long, value_name = "ADDR")]
+    pub mqtt_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]
@@ -233,6 +249,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                     // clap already merged `--database` with DATABASE_URL (flag wins).
                     database,
                     mqtt: args.mqtt,
+                    mqtt_listen: args.mqtt_listen,
                 },
             )?;
             crate::serve::run(config)
@@ -240,6 +257,13 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         Command::Openapi => {
             out.write_all(crate::api::openapi::document_json().as_bytes())?;
             Ok(())
+        }
+        Command::Settle(args) => settle_cmd::run_settle(open(database)?, args, now_ms(), out),
+        Command::Report(args) => settle_cmd::run_report(&open(database)?, args, out),
+        Command::VerifyLog(args) => settle_cmd::run_verify_log(args, out),
+        Command::Log(command) => settle_cmd::run_log(open(database)?, command, out),
+        Command::Factors(command) => {
+            settle_cmd::run_factors(&open(database)?, command, now_ms(), out)
         }
         Command::Solar(args) => {
             writeln!(out, "{}", solar_json(args.lat, args.lon, args.at))?;

@@ -30,6 +30,9 @@ pub struct MqttConfig {
     pub url: Option<String>,
     /// Where the embedded broker listens (only without `url`).
     pub embedded_listen: SocketAddr,
+    /// A stable MQTT client id makes the ingest session persistent (readings not yet
+    /// committed survive a restart); give each instance its own. None: a clean session.
+    pub client_id: Option<String>,
 }
 
 /// Bounds on what one client may ask of the API.
@@ -61,6 +64,7 @@ impl Default for MqttConfig {
         Self {
             url: None,
             embedded_listen: parse_const(DEFAULT_EMBEDDED_MQTT),
+            client_id: None,
         }
     }
 }
@@ -88,6 +92,7 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     pub database: Option<String>,
     pub mqtt: Option<String>,
+    pub mqtt_listen: Option<SocketAddr>,
 }
 
 impl ServeConfig {
@@ -116,6 +121,9 @@ impl ServeConfig {
         }
         if let Some(mqtt) = flags.mqtt {
             config.mqtt.url = Some(mqtt);
+        }
+        if let Some(listen) = flags.mqtt_listen {
+            config.mqtt.embedded_listen = listen;
         }
         Ok(config)
     }
@@ -165,6 +173,7 @@ mod tests {
                 listen: Some("127.0.0.1:9001".parse().unwrap()),
                 database: Some("flag.db".into()),
                 mqtt: None,
+                mqtt_listen: None,
             },
         )
         .unwrap();

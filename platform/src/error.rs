@@ -104,6 +104,26 @@ pub enum PlatformError {
     Database(#[from] DieselError),
     #[error("writing output failed: {0}")]
     Output(#[from] std::io::Error),
+    #[error("{context}: {source}")]
+    SettlementCore {
+        /// What the platform asked the settlement core to do, e.g. "settling zone Z slot S".
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "settlement run {version} of zone {zone} slot {slot_start_ms} cannot be made: {reason}"
+    )]
+    RunVersion {
+        zone: String,
+        slot_start_ms: i64,
+        version: u32,
+        reason: String,
+    },
+    #[error("{what} {value} does not fit the store's 64-bit integer columns; amounts above 9.2e18 base units are refused")]
+    AmountTooLarge { what: &'static str, value: String },
+    #[error("log signing key {path}: {reason}")]
+    LogKey { path: String, reason: String },
     #[error(
         "row {key} of table {table} cannot be read: {reason}; was the database edited by hand?"
     )]
@@ -112,6 +132,20 @@ pub enum PlatformError {
         key: String,
         reason: String,
     },
+}
+
+impl PlatformError {
+    /// Wraps an error of the settlement core (whatever its type) with what was being done.
+    pub fn core<E>(context: impl Into<String>) -> impl FnOnce(E) -> PlatformError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let context = context.into();
+        move |source| PlatformError::SettlementCore {
+            context,
+            source: Box::new(source),
+        }
+    }
 }
 
 pub type Result<T, E = PlatformError> = std::result::Result<T, E>;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ingest;
 pub mod registry;
 pub mod serve;
+pub mod settle;
 pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -20,6 +20,8 @@ pub struct Running {
     pub handle: ServerHandle,
     pub server: actix_web::dev::Server,
     pub state: AppState,
+    /// MQTT ingest (and the embedded broker, if any); dropped with the server.
+    pub ingest: crate::ingest::IngestRuntime,
 }
 
 /// Binds and starts serving in the current actix/tokio runtime; returns once listening.
@@ -32,6 +34,12 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| PlatformError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
+    let ingest = crate::ingest::start(
+        state.ingest.clone(),
+        config.mqtt.url.as_deref(),
+        config.mqtt.embedded_listen,
+        config.mqtt.client_id.as_deref(),
+    )?;
     let app_state = state.clone();
     let server = HttpServer::new(move || api::app(app_state.clone()))
         .shutdown_timeout(SHUTDOWN_GRACE_S)
@@ -44,6 +52,7 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
         handle: server.handle(),
         server,
         state,
+        ingest,
     })
 }
 
@@ -55,6 +64,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
         tracing::info!(
             listen = %running.addr,
             database = %running.state.store.describe(),
+            mqtt = %running.ingest.mqtt_url,
             "sunmesh serving; API docs at /docs/"
         );
         let handle = running.handle.clone();

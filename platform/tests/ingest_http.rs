@@ -13,7 +13,7 @@ use chains::{Chain, DAWN, FIVE_MIN, MIDNIGHT, NOON};
 use common::{new_device, on_each_backend, TestDb};
 use platform::api::{self, AppState};
 use platform::config::ApiLimits;
-use platform::ingest::routes::{self, IngestApi};
+use platform::ingest::routes::IngestApi;
 use platform::ingest::{IngestConfig, IngestService};
 use platform::registry::{KeyHash, Role};
 use reading::{ChainHash, SignedReading, SigningKey};
@@ -59,9 +59,7 @@ macro_rules! app {
     ($state:expr, $svc:expr) => {
         test::init_service(
             App::new()
-                .configure(|cfg| api::configure(cfg, $state.clone()))
-                .app_data(routes::data($svc.clone()))
-                .configure(routes::routes),
+                .configure(|cfg| api::configure(cfg, $state.clone().with_ingest($svc.clone()))),
         )
         .await
     };

@@ -36,7 +36,13 @@ fn serve_answers_and_stops_on_sigterm() {
     let port = free_port();
     let mut child = db
         .sunmesh()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--mqtt-listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -21,6 +21,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::ApiLimits;
 use crate::error::{PlatformError, Result};
+use crate::ingest::{IngestConfig, IngestService};
 use crate::store::Store;
 use auth::{KeyCache, RateLimiter};
 use error::{extractors, ApiError};
@@ -35,13 +36,17 @@ pub struct AppState {
     pub key_limiter: Arc<RateLimiter>,
     pub anonymous_limiter: Arc<RateLimiter>,
     pub limits: ApiLimits,
+    /// Readings in (HTTP here; MQTT is started by `serve` on the same service).
+    pub ingest: IngestService,
 }
 
 impl AppState {
     pub fn new(store: Store, limits: ApiLimits) -> Result<Self> {
         let metrics = Metrics::new()
             .map_err(|e| PlatformError::Config(format!("cannot register metrics: {e}")))?;
+        let ingest = IngestService::new(store.clone(), IngestConfig::default())?;
         Ok(Self {
+            ingest,
             store,
             metrics: Arc::new(metrics),
             keys: Arc::new(KeyCache::default()),
@@ -56,17 +61,25 @@ impl AppState {
             limits,
         })
     }
+
+    /// Replaces the ingest service (tests pin its clock this way).
+    pub fn with_ingest(self, ingest: IngestService) -> Self {
+        Self { ingest, ..self }
+    }
 }
 
 /// Mounts everything the API serves, for `App::configure` and for tests.
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     let json_limit = state.limits.max_json_body_bytes;
+    let ingest = crate::ingest::routes::data(state.ingest.clone());
     cfg.app_data(web::Data::new(state))
+        .app_data(ingest)
         .app_data(extractors::json_config(json_limit))
         .app_data(extractors::query_config())
         .app_data(extractors::path_config())
         .configure(health::routes)
         .configure(accounts::routes)
+        .configure(crate::ingest::routes::routes)
         // The page is HTML, not API: it is mounted here but kept out of the OpenAPI document.
         .configure(crate::web::routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));

@@ -45,7 +45,9 @@ impl Modify for BearerAuth {
 
 /// The whole document: the core plus every feature area.
 pub fn document() -> utoipa::openapi::OpenApi {
-    CoreApi::openapi()
+    let mut doc = CoreApi::openapi();
+    doc.merge(crate::ingest::routes::IngestApi::openapi());
+    doc
 }
 
 /// The committed form: pretty JSON with a trailing newline.

@@ -7,11 +7,13 @@
 //! (at-least-once delivery from agents); different bytes at a used sequence are a
 //! `sequence_conflict`, which puts the device under review.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use reading::{DeviceId, SignedReading, WIRE_LEN};
 use serde::{Deserialize, Serialize};
-use settlement::verify::{self, FlagReason, KeyStatus, RejectReason, Verdict, VerifyConfig};
+use settlement::verify::{
+    self, ChainHead, FlagReason, KeyStatus, RejectReason, Verdict, VerifyConfig,
+};
 
 use crate::error::{PlatformError, Result};
 use crate::store::readings::{self as rows, NewEnergyRow, NewReadingRow, SlotSums, StoredAt};
@@ -380,14 +382,17 @@ impl IngestService {
         ids.sort_unstable_by_key(|id| *id.as_bytes());
         ids.dedup();
         rows::lock_devices(conn, &ids)?;
-        let mut devices: HashMap<DeviceId, Option<DeviceState>> = HashMap::new();
-        for id in &ids {
-            let state = rows::load_device(conn, id)?.map(|loaded| DeviceState {
-                loaded,
-                dirty: false,
-            });
-            devices.insert(*id, state);
-        }
+        let mut loaded = rows::load_devices(conn, &ids)?;
+        let mut devices: HashMap<DeviceId, Option<DeviceState>> = ids
+            .iter()
+            .map(|id| {
+                let state = loaded.remove(id).map(|loaded| DeviceState {
+                    loaded,
+                    dirty: false,
+                });
+                (*id, state)
+            })
+            .collect();
 
         // Per device in sequence order, whatever order the batch came in.
         let mut order: Vec<usize> = (0..batch.len()).collect();
@@ -539,23 +544,16 @@ impl IngestService {
         }
 
         rows::insert_readings(conn, &new_rows, &new_energy)?;
-        let dirty: BTreeMap<[u8; 16], (&DeviceId, &DeviceState)> = devices
+        let mut dirty: Vec<(DeviceId, Option<ChainHead>, Option<String>)> = devices
             .iter()
             .filter_map(|(id, st)| {
                 st.as_ref()
                     .filter(|s| s.dirty)
-                    .map(|s| (*id.as_bytes(), (id, s)))
+                    .map(|s| (*id, s.loaded.context.head, s.loaded.review_reason.clone()))
             })
             .collect();
-        for (id, st) in dirty.values() {
-            rows::save_head(
-                conn,
-                id,
-                st.loaded.context.head.as_ref(),
-                st.loaded.review_reason.as_deref(),
-                now_ms,
-            )?;
-        }
+        dirty.sort_unstable_by_key(|d| *d.0.as_bytes());
+        rows::save_heads(conn, &dirty, now_ms)?;
         rows::add_verified_energy(conn, &sums)?;
         Ok(decisions)
     }

@@ -14,10 +14,11 @@ use crate::error::{PlatformError, Result};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 
-/// Set on every SQLite connection. busy_timeout comes first so that switching to WAL waits for
+/// Set on every SQLite connection. busy_timeout (generous: a loaded 2-core box running
+/// migrations for several openers needs it) comes first so that switching to WAL waits for
 /// another process instead of failing; synchronous=FULL makes a commit durable once it returns
 /// (WAL alone would trade that for speed); foreign keys are off in SQLite unless asked for.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000;
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 15000;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;";

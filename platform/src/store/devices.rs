@@ -102,6 +102,19 @@ pub(super) fn find(conn: &mut AnyConnection, id: &DeviceId) -> Result<Option<Dev
         .transpose()
 }
 
+/// The registered devices among `ids`, in one query.
+pub(super) fn find_many(conn: &mut AnyConnection, ids: &[DeviceId]) -> Result<Vec<Device>> {
+    let hexes: Vec<String> = ids.iter().map(DeviceId::to_hex).collect();
+    devices::table
+        .inner_join(accounts_table::table)
+        .filter(devices::id.eq_any(hexes))
+        .select((DeviceRow::as_select(), accounts_table::name))
+        .load::<(DeviceRow, String)>(conn)?
+        .into_iter()
+        .map(|(row, owner)| row.into_device(owner))
+        .collect()
+}
+
 fn insert(
     conn: &mut AnyConnection,
     new: &NewDevice,

@@ -4,16 +4,34 @@
 //! The API is synchronous and takes `&self`; async callers run it on a blocking thread
 //! (`web::block`, `spawn_blocking`). A [`Store`] is a cheap handle to a connection pool.
 
+/// Runs `$body` with `$c` bound to the inner connection of either backend. For statements
+/// diesel's MultiConnection cannot build (multi-row INSERT, ON CONFLICT): each arm is
+/// type-checked for its own backend.
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::AnyConnection::Sqlite($c) => $body,
+            $crate::store::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
 mod accounts;
 mod api_keys;
 mod connection;
 mod devices;
+pub(crate) mod ledger;
+pub(crate) mod log;
 pub mod readings;
 pub mod schema;
+pub(crate) mod settlement;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
 pub(crate) use connection::write_transaction;
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
+pub use ledger::{PendingState, StoredTransfer};
+pub use log::{StoredCheckpoint, MAX_LEAVES_PER_READ};
+pub use settlement::{RewardEpochRow, StoredReportRow, StoredRun};
 
 use diesel::r2d2::{Pool, PooledConnection};
 

@@ -222,6 +222,7 @@ pub fn lock_key(id: &DeviceId) -> i64 {
 
 #[derive(Queryable)]
 struct HeadRow {
+    device_id: String,
     sequence: Option<i64>,
     chain_hash: Option<String>,
     export_wh: Option<i64>,
@@ -233,12 +234,20 @@ struct HeadRow {
 
 /// The verification context of a registered device (`None` for an unknown id).
 pub fn load_device(conn: &mut AnyConnection, id: &DeviceId) -> Result<Option<LoadedDevice>> {
-    let Some(device) = devices::find(conn, id)? else {
-        return Ok(None);
-    };
-    let head_row = device_heads::table
-        .find(id.to_hex())
+    Ok(load_devices(conn, std::slice::from_ref(id))?.remove(id))
+}
+
+/// The verification contexts of the registered devices among `ids` (two queries in all).
+pub fn load_devices(
+    conn: &mut AnyConnection,
+    ids: &[DeviceId],
+) -> Result<std::collections::HashMap<DeviceId, LoadedDevice>> {
+    let found = devices::find_many(conn, ids)?;
+    let hexes: Vec<String> = found.iter().map(|d| d.id.to_hex()).collect();
+    let mut heads: std::collections::HashMap<String, HeadRow> = device_heads::table
+        .filter(device_heads::device_id.eq_any(hexes))
         .select((
+            device_heads::device_id,
             device_heads::sequence,
             device_heads::chain_hash,
             device_heads::export_wh,
@@ -247,58 +256,72 @@ pub fn load_device(conn: &mut AnyConnection, id: &DeviceId) -> Result<Option<Loa
             device_heads::review,
             device_heads::review_reason,
         ))
-        .first::<HeadRow>(conn)
-        .optional()?;
-    let corrupt = |reason: String| PlatformError::CorruptRow {
-        table: "device_heads",
-        key: id.to_hex(),
-        reason,
-    };
-    let (head, under_review, review_reason) = match head_row {
-        None => (None, false, None),
-        Some(row) => {
-            let head = match (
-                row.sequence,
-                row.chain_hash,
-                row.export_wh,
-                row.import_wh,
-                row.timestamp_ms,
-            ) {
-                (Some(seq), Some(hash), Some(export), Some(import), Some(ts)) => Some(ChainHead {
-                    sequence: u64::try_from(seq).map_err(|_| corrupt(format!("sequence {seq}")))?,
-                    chain_hash: ChainHash::from_hex(&hash).map_err(|e| corrupt(e.to_string()))?,
-                    export_wh: u64::try_from(export)
-                        .map_err(|_| corrupt(format!("export_wh {export}")))?,
-                    import_wh: u64::try_from(import)
-                        .map_err(|_| corrupt(format!("import_wh {import}")))?,
-                    timestamp_ms: ts,
-                }),
-                _ => None,
-            };
-            (head, row.review == REVIEW_UNDER_REVIEW, row.review_reason)
-        }
-    };
-    let status = match (device.state, under_review) {
-        (DeviceState::Revoked { .. }, _) => KeyStatus::Revoked,
-        (DeviceState::Active, true) => KeyStatus::UnderReview,
-        (DeviceState::Active, false) => KeyStatus::Active,
-    };
-    let site = Site::new(
-        device.location.latitude.degrees(),
-        device.location.longitude.degrees(),
-    )
-    .map_err(|e| corrupt(e.to_string()))?;
-    Ok(Some(LoadedDevice {
-        context: DeviceContext {
-            public_key: device.public_key,
-            status,
-            nameplate_w: device.nameplate.watts(),
-            site,
-            head,
-            stored_at_sequence: None,
-        },
-        review_reason,
-    }))
+        .load::<HeadRow>(conn)?
+        .into_iter()
+        .map(|row| (row.device_id.clone(), row))
+        .collect();
+    let mut out = std::collections::HashMap::new();
+    for device in found {
+        let id = device.id;
+        let corrupt = |reason: String| PlatformError::CorruptRow {
+            table: "device_heads",
+            key: id.to_hex(),
+            reason,
+        };
+        let (head, under_review, review_reason) = match heads.remove(&id.to_hex()) {
+            None => (None, false, None),
+            Some(row) => {
+                let head = match (
+                    row.sequence,
+                    row.chain_hash,
+                    row.export_wh,
+                    row.import_wh,
+                    row.timestamp_ms,
+                ) {
+                    (Some(seq), Some(hash), Some(export), Some(import), Some(ts)) => {
+                        Some(ChainHead {
+                            sequence: u64::try_from(seq)
+                                .map_err(|_| corrupt(format!("sequence {seq}")))?,
+                            chain_hash: ChainHash::from_hex(&hash)
+                                .map_err(|e| corrupt(e.to_string()))?,
+                            export_wh: u64::try_from(export)
+                                .map_err(|_| corrupt(format!("export_wh {export}")))?,
+                            import_wh: u64::try_from(import)
+                                .map_err(|_| corrupt(format!("import_wh {import}")))?,
+                            timestamp_ms: ts,
+                        })
+                    }
+                    _ => None,
+                };
+                (head, row.review == REVIEW_UNDER_REVIEW, row.review_reason)
+            }
+        };
+        let status = match (device.state, under_review) {
+            (DeviceState::Revoked { .. }, _) => KeyStatus::Revoked,
+            (DeviceState::Active, true) => KeyStatus::UnderReview,
+            (DeviceState::Active, false) => KeyStatus::Active,
+        };
+        let site = Site::new(
+            device.location.latitude.degrees(),
+            device.location.longitude.degrees(),
+        )
+        .map_err(|e| corrupt(e.to_string()))?;
+        out.insert(
+            id,
+            LoadedDevice {
+                context: DeviceContext {
+                    public_key: device.public_key,
+                    status,
+                    nameplate_w: device.nameplate.watts(),
+                    site,
+                    head,
+                    stored_at_sequence: None,
+                },
+                review_reason,
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// The reading stored at `(id, sequence)`, if any.
@@ -427,7 +450,21 @@ pub fn log_rejected(
     Ok(())
 }
 
-/// Writes a device's head and review state (insert or update: the device lock is held).
+#[derive(Insertable)]
+#[diesel(table_name = device_heads)]
+struct HeadUpsert {
+    device_id: String,
+    sequence: Option<i64>,
+    chain_hash: Option<String>,
+    export_wh: Option<i64>,
+    import_wh: Option<i64>,
+    timestamp_ms: Option<i64>,
+    review: &'static str,
+    review_reason: Option<String>,
+    updated_at_ms: i64,
+}
+
+/// Writes a device's head and review state (the device lock is held).
 pub fn save_head(
     conn: &mut AnyConnection,
     id: &DeviceId,
@@ -435,28 +472,68 @@ pub fn save_head(
     review_reason: Option<&str>,
     now_ms: i64,
 ) -> Result<()> {
-    let id_hex = id.to_hex();
-    let values = (
-        device_heads::sequence.eq(head.and_then(|h| to_i64(h.sequence))),
-        device_heads::chain_hash.eq(head.map(|h| h.chain_hash.to_hex())),
-        device_heads::export_wh.eq(head.and_then(|h| to_i64(h.export_wh))),
-        device_heads::import_wh.eq(head.and_then(|h| to_i64(h.import_wh))),
-        device_heads::timestamp_ms.eq(head.map(|h| h.timestamp_ms)),
-        device_heads::review.eq(if review_reason.is_some() {
-            REVIEW_UNDER_REVIEW
-        } else {
-            REVIEW_NONE
-        }),
-        device_heads::review_reason.eq(review_reason),
-        device_heads::updated_at_ms.eq(now_ms),
-    );
-    let updated = diesel::update(device_heads::table.find(&id_hex))
-        .set(values.clone())
-        .execute(conn)?;
-    if updated == 0 {
-        diesel::insert_into(device_heads::table)
-            .values((device_heads::device_id.eq(&id_hex), values))
-            .execute(conn)?;
+    save_heads(
+        conn,
+        &[(*id, head.copied(), review_reason.map(str::to_owned))],
+        now_ms,
+    )
+}
+
+/// Writes heads and review states: `(device, head, review reason)`, one upsert per chunk on
+/// PostgreSQL, per row on SQLite (the device locks are held).
+pub fn save_heads(
+    conn: &mut AnyConnection,
+    heads: &[(DeviceId, Option<ChainHead>, Option<String>)],
+    now_ms: i64,
+) -> Result<()> {
+    use diesel::upsert::excluded;
+    let rows: Vec<HeadUpsert> = heads
+        .iter()
+        .map(|(id, head, reason)| HeadUpsert {
+            device_id: id.to_hex(),
+            sequence: head.and_then(|h| to_i64(h.sequence)),
+            chain_hash: head.map(|h| h.chain_hash.to_hex()),
+            export_wh: head.and_then(|h| to_i64(h.export_wh)),
+            import_wh: head.and_then(|h| to_i64(h.import_wh)),
+            timestamp_ms: head.map(|h| h.timestamp_ms),
+            review: if reason.is_some() {
+                REVIEW_UNDER_REVIEW
+            } else {
+                REVIEW_NONE
+            },
+            review_reason: reason.clone(),
+            updated_at_ms: now_ms,
+        })
+        .collect();
+    macro_rules! upsert {
+        ($values:expr) => {
+            diesel::insert_into(device_heads::table)
+                .values($values)
+                .on_conflict(device_heads::device_id)
+                .do_update()
+                .set((
+                    device_heads::sequence.eq(excluded(device_heads::sequence)),
+                    device_heads::chain_hash.eq(excluded(device_heads::chain_hash)),
+                    device_heads::export_wh.eq(excluded(device_heads::export_wh)),
+                    device_heads::import_wh.eq(excluded(device_heads::import_wh)),
+                    device_heads::timestamp_ms.eq(excluded(device_heads::timestamp_ms)),
+                    device_heads::review.eq(excluded(device_heads::review)),
+                    device_heads::review_reason.eq(excluded(device_heads::review_reason)),
+                    device_heads::updated_at_ms.eq(excluded(device_heads::updated_at_ms)),
+                ))
+        };
+    }
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                upsert!(chunk).execute(pg)?;
+            }
+        }
+        AnyConnection::Sqlite(lite) => {
+            for row in &rows {
+                upsert!(row).execute(lite)?;
+            }
+        }
     }
     Ok(())
 }
@@ -485,28 +562,55 @@ pub fn insert_gap(
 /// Energy per (device, slot start) waiting to be added in one go.
 pub type SlotSums = BTreeMap<(DeviceId, i64), (u64, u64)>;
 
-/// Adds `(export, import)` Wh to each slot (update, else insert: the device locks are held).
+#[derive(Insertable)]
+#[diesel(table_name = verified_energy)]
+struct SlotRow {
+    device_id: String,
+    slot_start_ms: i64,
+    export_wh: i64,
+    import_wh: i64,
+}
+
+/// Adds `(export, import)` Wh to each slot: one multi-row upsert per chunk.
 pub fn add_verified_energy(conn: &mut AnyConnection, sums: &SlotSums) -> Result<()> {
-    for (&(id, slot), &(export, import)) in sums {
-        let (Some(export), Some(import)) = (to_i64(export), to_i64(import)) else {
-            continue;
-        };
-        let id_hex = id.to_hex();
-        let updated = diesel::update(verified_energy::table.find((&id_hex, slot)))
-            .set((
-                verified_energy::export_wh.eq(verified_energy::export_wh + export),
-                verified_energy::import_wh.eq(verified_energy::import_wh + import),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
+    use diesel::upsert::excluded;
+    let rows: Vec<SlotRow> = sums
+        .iter()
+        .filter_map(|(&(id, slot), &(export, import))| {
+            Some(SlotRow {
+                device_id: id.to_hex(),
+                slot_start_ms: slot,
+                export_wh: to_i64(export)?,
+                import_wh: to_i64(import)?,
+            })
+        })
+        .collect();
+    // PostgreSQL is across a network: one statement per chunk. SQLite is in process, and
+    // diesel has no multi-row upsert for it: one statement per row.
+    macro_rules! upsert {
+        ($values:expr) => {
             diesel::insert_into(verified_energy::table)
-                .values((
-                    verified_energy::device_id.eq(&id_hex),
-                    verified_energy::slot_start_ms.eq(slot),
-                    verified_energy::export_wh.eq(export),
-                    verified_energy::import_wh.eq(import),
+                .values($values)
+                .on_conflict((verified_energy::device_id, verified_energy::slot_start_ms))
+                .do_update()
+                .set((
+                    verified_energy::export_wh
+                        .eq(verified_energy::export_wh + excluded(verified_energy::export_wh)),
+                    verified_energy::import_wh
+                        .eq(verified_energy::import_wh + excluded(verified_energy::import_wh)),
                 ))
-                .execute(conn)?;
+        };
+    }
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            for chunk in rows.chunks(INSERT_CHUNK) {
+                upsert!(chunk).execute(pg)?;
+            }
+        }
+        AnyConnection::Sqlite(lite) => {
+            for row in &rows {
+                upsert!(row).execute(lite)?;
+            }
         }
     }
     Ok(())

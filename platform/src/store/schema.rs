@@ -28,6 +28,184 @@ diesel::table! {
 }
 
 diesel::table! {
+    settlement_trades (trade_id) {
+        trade_id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        seller_account -> BigInt,
+        buyer_account -> BigInt,
+        qty_wh -> BigInt,
+        price_micro_per_kwh -> BigInt,
+    }
+}
+
+diesel::table! {
+    slot_energy (zone, slot_start_ms, account_id) {
+        account_id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        export_wh -> BigInt,
+        import_wh -> BigInt,
+        first_seq -> Nullable<BigInt>,
+        last_seq -> Nullable<BigInt>,
+        readings_verified -> BigInt,
+        readings_flagged -> BigInt,
+        readings_rejected -> BigInt,
+        readings_missing -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_transfers (seq) {
+        seq -> BigInt,
+        id -> Text,
+        ledger -> Integer,
+        debit_kind -> Text,
+        debit_id -> BigInt,
+        credit_kind -> Text,
+        credit_id -> BigInt,
+        amount -> BigInt,
+        moved -> BigInt,
+        kind -> Text,
+        pending_id -> Nullable<Text>,
+        code -> Integer,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        trade_id -> Nullable<BigInt>,
+        reading_first -> Nullable<BigInt>,
+        reading_last -> Nullable<BigInt>,
+        run_version -> Integer,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    ledger_balances (owner_kind, owner_id, ledger) {
+        owner_kind -> Text,
+        owner_id -> BigInt,
+        ledger -> Integer,
+        debits_pending -> BigInt,
+        debits_posted -> BigInt,
+        credits_pending -> BigInt,
+        credits_posted -> BigInt,
+    }
+}
+
+diesel::table! {
+    settlement_runs (id) {
+        id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        slot_len_ms -> BigInt,
+        run_version -> Integer,
+        methodology -> Text,
+        inputs_sha256 -> Text,
+        inputs_json -> Text,
+        transfer_count -> BigInt,
+        first_leaf_index -> BigInt,
+        leaf_count -> BigInt,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    mints (transfer_id) {
+        transfer_id -> Text,
+        kind -> Text,
+        account_id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        run_version -> Integer,
+        amount -> BigInt,
+        total -> BigInt,
+        exported_wh -> Nullable<BigInt>,
+        ef_zone -> Nullable<Text>,
+        ef_kind -> Nullable<Text>,
+        ef_source -> Nullable<Text>,
+        ef_version -> Nullable<Text>,
+        ef_g_per_mwh -> Nullable<BigInt>,
+        epoch -> Nullable<BigInt>,
+        leaf_index -> BigInt,
+    }
+}
+
+diesel::table! {
+    log_leaves (leaf_index) {
+        leaf_index -> BigInt,
+        leaf -> Binary,
+        leaf_hash -> Binary,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    log_checkpoints (tree_size) {
+        tree_size -> BigInt,
+        root_hash -> Binary,
+        checkpoint -> Text,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    report_rows (id) {
+        id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        slot_len_ms -> BigInt,
+        run_version -> Integer,
+        methodology_version -> Text,
+        trades -> BigInt,
+        contracted_wh -> BigInt,
+        metered_export_wh -> BigInt,
+        metered_import_wh -> BigInt,
+        delivered_wh -> BigInt,
+        imbalance_wh -> BigInt,
+        imbalance_price_micro_per_kwh -> BigInt,
+        imbalance_amount_micro -> BigInt,
+        traded_amount_micro -> BigInt,
+        carbon_g -> BigInt,
+        ef_kind -> Text,
+        ef_source -> Text,
+        ef_version -> Text,
+        ef_g_per_mwh -> BigInt,
+        readings_verified -> BigInt,
+        readings_flagged -> BigInt,
+        readings_rejected -> BigInt,
+        readings_missing -> BigInt,
+        transfer_ids -> Text,
+        leaf_hashes -> Text,
+        first_leaf_index -> BigInt,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    emission_factors (zone, kind, valid_from_ms) {
+        zone -> Text,
+        kind -> Text,
+        valid_from_ms -> BigInt,
+        valid_to_ms -> BigInt,
+        source -> Text,
+        version -> Text,
+        g_per_mwh -> BigInt,
+        imported_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    reward_epochs (epoch) {
+        epoch -> BigInt,
+        epoch_start_ms -> BigInt,
+        epoch_len_ms -> BigInt,
+        pool -> BigInt,
+        minted -> BigInt,
+        participants -> BigInt,
+        created_at_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     api_keys (id) {
         id -> BigInt,
         account_id -> BigInt,

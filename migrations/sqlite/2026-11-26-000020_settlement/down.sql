@@ -1,0 +1,11 @@
+DROP TABLE reward_epochs;
+DROP TABLE emission_factors;
+DROP TABLE report_rows;
+DROP TABLE log_checkpoints;
+DROP TABLE log_leaves;
+DROP TABLE mints;
+DROP TABLE settlement_runs;
+DROP TABLE ledger_balances;
+DROP TABLE ledger_transfers;
+DROP TABLE slot_energy;
+DROP TABLE settlement_trades;
