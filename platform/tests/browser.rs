@@ -308,6 +308,8 @@ fn neighbour_signs_up_and_operator_signs_in() {
             json!([section]),
         );
     }
+    // Ingest's review queue is live (and empty).
+    wait_for_in(&browser, "#flagged", "No flagged readings");
     assert_accessible(&browser, "operator");
     browser.screenshot(&shots.join("04-operator.png"));
 }
@@ -476,6 +478,7 @@ fn neighbours_trade_in_the_page() {
     browser.type_into("#device-form input[name=device]", &device_id);
     browser.click("#device-form button[type=submit]");
     wait_for_in(&browser, "#devices", &device_id);
+    wait_for_in(&browser, "#devices", "No readings received yet");
     wait_loaded(&browser, &["devices"]);
     assert_accessible(&browser, "seller with a device");
     browser.screenshot(&shots.join("06-seller-traded.png"));
