@@ -21,6 +21,36 @@ pub struct ServeConfig {
     pub database: String,
     pub mqtt: MqttConfig,
     pub api: ApiLimits,
+    pub settlement: SettlementSettings,
+}
+
+/// Settlement and the transparency log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SettlementSettings {
+    /// The platform's Ed25519 log key (PKCS#8, mode 0600), created on first start.
+    pub log_key: std::path::PathBuf,
+    /// The log's origin line in checkpoints.
+    pub log_origin: String,
+    /// Price of an imbalance (shortfall), micro-units per kWh.
+    pub imbalance_price_micro_per_kwh: i64,
+    /// How often the scheduler looks for slots due for settlement, seconds.
+    pub tick_s: u64,
+    /// How long after delivery ends late readings still count, minutes.
+    pub late_reading_min: i64,
+}
+
+impl Default for SettlementSettings {
+    fn default() -> Self {
+        Self {
+            log_key: crate::settle::keys::DEFAULT_LOG_KEY_FILE.into(),
+            log_origin: crate::settle::keys::DEFAULT_LOG_ORIGIN.to_owned(),
+            imbalance_price_micro_per_kwh: crate::settle::SettleConfig::default()
+                .imbalance_price_micro_per_kwh,
+            tick_s: 10,
+            late_reading_min: 30,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -55,6 +85,7 @@ impl Default for ServeConfig {
             database: crate::cli::DEFAULT_DATABASE.to_owned(),
             mqtt: MqttConfig::default(),
             api: ApiLimits::default(),
+            settlement: SettlementSettings::default(),
         }
     }
 }

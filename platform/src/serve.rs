@@ -9,7 +9,9 @@ use actix_web::HttpServer;
 use crate::api::{self, AppState};
 use crate::config::ServeConfig;
 use crate::error::{PlatformError, Result};
+use crate::settle::{ScheduleConfig, SettleConfig, Settlement};
 use crate::store::Store;
+use std::time::Duration;
 
 /// How long a shutdown waits for in-flight requests.
 pub const SHUTDOWN_GRACE_S: u64 = 10;
@@ -30,7 +32,19 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
     let store = actix_web::web::block(move || Store::open(&database))
         .await
         .map_err(|e| PlatformError::Config(format!("cannot open the store: {e}")))??;
-    let state = AppState::new(store, config.api)?;
+    let settings = &config.settlement;
+    let signer =
+        crate::settle::keys::load_or_create_log_key(&settings.log_key, &settings.log_origin)?;
+    let settlement = Settlement::new(
+        store.clone(),
+        signer,
+        SettleConfig {
+            log_origin: settings.log_origin.clone(),
+            imbalance_price_micro_per_kwh: settings.imbalance_price_micro_per_kwh,
+            ..SettleConfig::default()
+        },
+    );
+    let state = AppState::new(store, config.api)?.with_settlement(settlement);
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| PlatformError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
@@ -47,6 +61,14 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
         .disable_signals()
         .listen(listener)?
         .run();
+    spawn_settlement_scheduler(
+        state.settlement.clone(),
+        Duration::from_secs(settings.tick_s.max(1)),
+        ScheduleConfig {
+            late_reading_ms: settings.late_reading_min * 60_000,
+            ..ScheduleConfig::default()
+        },
+    );
     Ok(Running {
         addr,
         handle: server.handle(),
@@ -95,4 +117,32 @@ async fn shutdown_signal() -> &'static str {
             "SIGINT"
         }
     }
+}
+
+/// Settles every slot whose delivery and late-reading window have passed, once per tick. A
+/// failed tick is logged and retried at the next: runs are idempotent, so nothing is doubled.
+fn spawn_settlement_scheduler(settlement: Settlement, every: Duration, schedule: ScheduleConfig) {
+    actix_web::rt::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let s = settlement.clone();
+            let outcome =
+                actix_web::web::block(move || s.settle_due(crate::clock::now_ms(), &schedule))
+                    .await;
+            match outcome {
+                Ok(Ok(done)) if !done.is_empty() => {
+                    tracing::info!(slots = done.len(), "settled delivered slots");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "settlement tick failed; retrying next tick")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "settlement tick panicked; retrying next tick")
+                }
+            }
+        }
+    });
 }

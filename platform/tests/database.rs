@@ -392,7 +392,7 @@ fn every_sqlite_connection_is_wal_full_sync_with_foreign_keys() {
                 journal_mode: "wal".into(),
                 synchronous: 2,
                 foreign_keys: 1,
-                busy_timeout: 5000
+                busy_timeout: 15_000
             }
         );
     }

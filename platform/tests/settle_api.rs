@@ -6,14 +6,14 @@ mod common;
 
 use actix_web::http::StatusCode;
 use actix_web::test::{self, TestRequest};
-use actix_web::{web, App};
+use actix_web::App;
 use base64::Engine as _;
 use common::{on_each_backend, TestDb, T0};
 use platform::api::{self, AppState};
 use platform::config::ApiLimits;
 use platform::registry::{ApiKeySecret, Role};
 use platform::settle::commands::EXAMPLE_FACTORS;
-use platform::settle::{routes, SettleConfig, Settlement};
+use platform::settle::{SettleConfig, Settlement};
 use serde_json::Value;
 use settlement::allocation::{MeterInput, QualityCounts, TradeInput};
 use settlement::carbon::FactorTable;
@@ -114,10 +114,7 @@ fn settle_api_end_to_end(db: &TestDb) {
     let state = AppState::new(db.store(), ApiLimits::default()).expect("state");
     actix_web::rt::System::new().block_on(async move {
         let app = test::init_service(
-            App::new()
-                .app_data(web::Data::new(s.clone()))
-                .configure(|cfg| api::configure(cfg, state))
-                .configure(routes::routes),
+            App::new().configure(|cfg| api::configure(cfg, state.with_settlement(s.clone()))),
         )
         .await;
         let get = |uri: &str, key: Option<&str>| {
@@ -267,10 +264,7 @@ fn open_escrow_shows_as_pending_in_balances(db: &TestDb) {
     let state = AppState::new(db.store(), ApiLimits::default()).expect("state");
     actix_web::rt::System::new().block_on(async move {
         let app = test::init_service(
-            App::new()
-                .app_data(web::Data::new(s.clone()))
-                .configure(|cfg| api::configure(cfg, state))
-                .configure(routes::routes),
+            App::new().configure(|cfg| api::configure(cfg, state.with_settlement(s.clone()))),
         )
         .await;
         let req = TestRequest::get()

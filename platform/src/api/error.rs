@@ -151,6 +151,7 @@ impl From<PlatformError> for ApiError {
             E::DeviceAlreadyRevoked { .. } | E::KeyAlreadyRevoked { .. } => {
                 Self::conflict("already_revoked", message)
             }
+            E::RunVersion { .. } => Self::bad_request("invalid_run_version", message),
             E::TooManyKeys { .. } => Self::conflict("too_many_keys", message),
             E::DeviceNotFound { .. } | E::AccountNotFound { .. } | E::KeyNotFound { .. } => {
                 Self::not_found(message)

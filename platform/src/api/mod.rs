@@ -22,6 +22,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::ApiLimits;
 use crate::error::{PlatformError, Result};
 use crate::ingest::{IngestConfig, IngestService};
+use crate::settle::{SettleConfig, Settlement};
 use crate::store::Store;
 use auth::{KeyCache, RateLimiter};
 use error::{extractors, ApiError};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub limits: ApiLimits,
     /// Readings in (HTTP here; MQTT is started by `serve` on the same service).
     pub ingest: IngestService,
+    /// Ledger, settlement runs, the transparency log and reports.
+    pub settlement: Settlement,
 }
 
 impl AppState {
@@ -45,7 +48,15 @@ impl AppState {
         let metrics = Metrics::new()
             .map_err(|e| PlatformError::Config(format!("cannot register metrics: {e}")))?;
         let ingest = IngestService::new(store.clone(), IngestConfig::default())?;
+        // Until `serve` installs the persistent log key (`with_settlement`), checkpoints are
+        // signed by a key that lives only as long as this state: fine for tests, never served.
+        let settlement = Settlement::new(
+            store.clone(),
+            ephemeral_log_signer()?,
+            SettleConfig::default(),
+        );
         Ok(Self {
+            settlement,
             ingest,
             store,
             metrics: Arc::new(metrics),
@@ -62,6 +73,11 @@ impl AppState {
         })
     }
 
+    /// Installs the settlement service with the platform's persistent log key.
+    pub fn with_settlement(self, settlement: Settlement) -> Self {
+        Self { settlement, ..self }
+    }
+
     /// Replaces the ingest service (tests pin its clock this way).
     pub fn with_ingest(self, ingest: IngestService) -> Self {
         Self { ingest, ..self }
@@ -72,14 +88,17 @@ impl AppState {
 pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
     let json_limit = state.limits.max_json_body_bytes;
     let ingest = crate::ingest::routes::data(state.ingest.clone());
+    let settlement = web::Data::new(state.settlement.clone());
     cfg.app_data(web::Data::new(state))
         .app_data(ingest)
+        .app_data(settlement)
         .app_data(extractors::json_config(json_limit))
         .app_data(extractors::query_config())
         .app_data(extractors::path_config())
         .configure(health::routes)
         .configure(accounts::routes)
         .configure(crate::ingest::routes::routes)
+        .configure(crate::settle::routes::routes)
         // The page is HTML, not API: it is mounted here but kept out of the OpenAPI document.
         .configure(crate::web::routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));
@@ -107,4 +126,14 @@ async fn not_found() -> std::result::Result<HttpResponse, ApiError> {
     Err(ApiError::not_found(
         "no such endpoint; GET /openapi.json lists them all (or browse /docs/)",
     ))
+}
+
+fn ephemeral_log_signer() -> Result<settlement::merkle::LogSigner> {
+    use ring::rand::{SecureRandom, SystemRandom};
+    let mut seed = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut seed)
+        .map_err(|_| PlatformError::Config("the system random generator failed".into()))?;
+    settlement::merkle::LogSigner::from_seed(crate::settle::keys::DEFAULT_LOG_ORIGIN, &seed)
+        .map_err(|e| PlatformError::Config(format!("cannot make a log key: {e}")))
 }

@@ -47,6 +47,7 @@ impl Modify for BearerAuth {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = CoreApi::openapi();
     doc.merge(crate::ingest::routes::IngestApi::openapi());
+    doc.merge(crate::settle::routes::SettleApi::openapi());
     doc
 }
 
