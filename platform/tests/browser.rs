@@ -209,6 +209,39 @@ fn neighbour_signs_up_and_operator_signs_in() {
     };
     let db = TestDb::sqlite();
     let operator_key = cli_account(&db, "grid-op", "operator");
+    // One settled slot (the last full hour, nothing traded in it) for the operator's report.
+    let hour_ms = 3_600_000;
+    let now_ms = platform::clock::now_ms();
+    let slot = chrono::DateTime::from_timestamp_millis(now_ms / hour_ms * hour_ms - hour_ms)
+        .expect("a valid time");
+    let factors = db.work_dir().join("factors.csv");
+    std::fs::write(
+        &factors,
+        "zone,valid_from,valid_to,kind,source,version,g_co2e_per_mwh\n\
+         default,2000-01-01T00:00:00Z,2100-01-01T00:00:00Z,combined_margin,test,1,400000\n",
+    )
+    .expect("write factors");
+    for args in [
+        vec![
+            "factors".to_owned(),
+            "import".to_owned(),
+            factors.display().to_string(),
+        ],
+        vec![
+            "settle".to_owned(),
+            "--zone".to_owned(),
+            "default".to_owned(),
+            "--slot".to_owned(),
+            slot.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ],
+    ] {
+        let out = db.sunmesh().args(&args).output().expect("run sunmesh");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let server = Server::start(&db);
     let shots = artifacts_dir();
 
@@ -308,6 +341,18 @@ fn neighbour_signs_up_and_operator_signs_in() {
             json!([section]),
         );
     }
+    // The settled slot is in the report for its day, and the log has its checkpoint.
+    browser.script(
+        "const f = document.getElementById('report-form');
+         f.from.value = arguments[0]; f.to.value = arguments[0];",
+        json!([slot.format("%Y-%m-%d").to_string()]),
+    );
+    browser.click("#report-form button[type=submit]");
+    let report = wait_for_in(&browser, "#report-out", "Settled slots");
+    let slot_text = slot.format("%Y-%m-%d %H:%M UTC").to_string();
+    assert!(report.contains(&slot_text), "{slot_text} not in {report}");
+    let checkpoint = wait_for_in(&browser, "#checkpoint", "Entries");
+    assert!(checkpoint.contains("sunmesh.local/log"), "{checkpoint}");
     // Ingest's review queue is live (and empty).
     wait_for_in(&browser, "#flagged", "No flagged readings");
     assert_accessible(&browser, "operator");

@@ -42,10 +42,10 @@ export function chart({ title, points, kind = "line", xLabel = String, yLabel = 
   const axes = s("g", { class: "chart-axes" },
     s("line", { x1: PAD.left, y1: py(y0), x2: W - PAD.right, y2: py(y0) }),
     s("line", { x1: PAD.left, y1: PAD.top, x2: PAD.left, y2: PAD.top + plotH }));
-  for (const y of [y0, (y0 + y1) / 2, y1]) {
+  for (const y of new Set([y0, (y0 + y1) / 2, y1].map(Math.round))) {
     axes.append(
       s("line", { x1: PAD.left, y1: py(y), x2: W - PAD.right, y2: py(y), class: "chart-grid" }),
-      s("text", { x: PAD.left - 6, y: py(y) + 4, "text-anchor": "end" }, yLabel(Math.round(y))));
+      s("text", { x: PAD.left - 6, y: py(y) + 4, "text-anchor": "end" }, yLabel(y)));
   }
   const first = xs[0], last = xs[xs.length - 1];
   if (first === last) {

@@ -1,7 +1,7 @@
 // The neighbour view: open slots with book and price chart, orders, trades, balances, devices.
 
 import { api, query } from "./api.js";
-import { h, replace, table, panel, fill, failure, money, price, energy, when, parseScaled, uid, decimal } from "./dom.js";
+import { h, replace, table, panel, fill, failure, money, price, energy, grams, when, parseScaled, uid, decimal } from "./dom.js";
 import { chart } from "./charts.js";
 
 const items = (data, name) => (Array.isArray(data) ? data : (data && (data[name] || data.items)) || []);
@@ -147,12 +147,15 @@ export function neighbourView(me) {
   async function loadBalances() {
     const data = await api("/v1/balances");
     if (Array.isArray(data.balances)) {
+      // Each ledger has its own unit: currency in micro-units, carbon in grams, reward tokens.
+      const unit = (ledger) => ({ currency: money, carbon: grams })[ledger] || ((v) => String(v));
+      const name = (ledger) => ({ currency: "Money", carbon: "Carbon credit", reward: "Reward tokens" })[ledger] || ledger;
       return table("Balances per ledger", [
-        { label: "Ledger", cell: (b) => b.ledger },
-        { label: "Balance", cell: (b) => money(b.balance), num: true },
-        { label: "Available", cell: (b) => money(b.available), num: true },
-        { label: "Pending debits", cell: (b) => money(b.pending_debits), num: true },
-        { label: "Pending credits", cell: (b) => money(b.pending_credits), num: true },
+        { label: "Ledger", cell: (b) => name(b.ledger) },
+        { label: "Balance", cell: (b) => unit(b.ledger)(b.balance), num: true },
+        { label: "Available", cell: (b) => unit(b.ledger)(b.available), num: true },
+        { label: "Held by open orders", cell: (b) => unit(b.ledger)(b.pending_debits), num: true },
+        { label: "Incoming", cell: (b) => unit(b.ledger)(b.pending_credits), num: true },
       ], data.balances, "No balances yet.");
     }
     return h("dl", { class: "facts", id: "balance-facts" },
