@@ -70,6 +70,20 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the OpenAPI document (the source of openapi/openapi.json).
     Openapi,
+    /// Inspect the exchange's journal.
+    #[command(subcommand)]
+    Journal(JournalCli),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCli {
+    /// Rebuild the engine from the first journal entry (ignoring snapshots) and print its
+    /// state hash; compare with `GET /v1/admin/engine`.
+    Replay {
+        /// Stop after this journal entry (default: the whole journal).
+        #[arg(long, value_name = "SEQ")]
+        upto: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +267,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
                 },
             )?;
             crate::serve::run(config)
+        }
+        Command::Journal(JournalCli::Replay { upto }) => {
+            let store = open(database)?;
+            let ledger =
+                crate::trading::engine_host::replay(&store, None, upto.unwrap_or(i64::MAX))?;
+            match ledger {
+                Some(l) => writeln!(
+                    out,
+                    "state_hash {}\njournal_len {}",
+                    l.state_hash_hex(),
+                    l.seq
+                )?,
+                None => writeln!(out, "the journal is empty")?,
+            }
+            Ok(())
         }
         Command::Openapi => {
             out.write_all(crate::api::openapi::document_json().as_bytes())?;

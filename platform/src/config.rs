@@ -22,6 +22,8 @@ pub struct ServeConfig {
     pub mqtt: MqttConfig,
     pub api: ApiLimits,
     pub settlement: SettlementSettings,
+    /// The energy market: zones, slot calendar, price rules, journal batching.
+    pub market: crate::trading::MarketSettings,
 }
 
 /// Settlement and the transparency log.
@@ -86,6 +88,7 @@ impl Default for ServeConfig {
             mqtt: MqttConfig::default(),
             api: ApiLimits::default(),
             settlement: SettlementSettings::default(),
+            market: crate::trading::MarketSettings::default(),
         }
     }
 }

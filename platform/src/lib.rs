@@ -16,6 +16,7 @@ pub mod serve;
 pub mod settle;
 pub mod store;
 pub mod telemetry;
+pub mod trading;
 pub mod web;
 
 pub use error::{PlatformError, Result};

@@ -44,7 +44,15 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
             ..SettleConfig::default()
         },
     );
-    let state = AppState::new(store, config.api)?.with_settlement(settlement);
+    let market = config.market.clone();
+    let engine_store = store.clone();
+    let host =
+        actix_web::web::block(move || crate::trading::EngineHost::start(engine_store, market))
+            .await
+            .map_err(|e| PlatformError::Config(format!("cannot start the exchange: {e}")))??;
+    let state = AppState::new(store, config.api)?
+        .with_settlement(settlement)
+        .with_trading(host);
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| PlatformError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;

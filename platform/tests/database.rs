@@ -311,6 +311,11 @@ fn schema_matches_migrations(db: &TestDb) {
         schema_columns!(device_heads),
         schema_columns!(reading_gaps),
         schema_columns!(verified_energy),
+        schema_columns!(trading_journal),
+        schema_columns!(trading_snapshots),
+        schema_columns!(trading_orders),
+        schema_columns!(trading_trades),
+        schema_columns!(trading_balances),
     ];
     let schema_tables: BTreeSet<String> = schema.iter().map(|(t, _)| (*t).to_owned()).collect();
     assert_eq!(

@@ -41,6 +41,8 @@ pub struct AppState {
     pub ingest: IngestService,
     /// Ledger, settlement runs, the transparency log and reports.
     pub settlement: Settlement,
+    /// The exchange, when this instance runs one.
+    pub trading: Option<Arc<crate::trading::EngineHost>>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
                 limits.anonymous_burst,
             )),
             limits,
+            trading: None,
         })
     }
 
@@ -81,6 +84,12 @@ impl AppState {
     /// Replaces the ingest service (tests pin its clock this way).
     pub fn with_ingest(self, ingest: IngestService) -> Self {
         Self { ingest, ..self }
+    }
+
+    /// This state with the exchange `host` serving the trading endpoints.
+    pub fn with_trading(mut self, host: Arc<crate::trading::EngineHost>) -> Self {
+        self.trading = Some(host);
+        self
     }
 }
 
@@ -99,6 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .configure(accounts::routes)
         .configure(crate::ingest::routes::routes)
         .configure(crate::settle::routes::routes)
+        .configure(crate::trading::routes)
         // The page is HTML, not API: it is mounted here but kept out of the OpenAPI document.
         .configure(crate::web::routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));

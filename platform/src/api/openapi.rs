@@ -48,6 +48,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = CoreApi::openapi();
     doc.merge(crate::ingest::routes::IngestApi::openapi());
     doc.merge(crate::settle::routes::SettleApi::openapi());
+    doc.merge(crate::trading::TradingApi::openapi());
     doc
 }
 

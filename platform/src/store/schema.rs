@@ -292,6 +292,68 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    trading_journal (seq) {
+        seq -> BigInt,
+        at_ms -> BigInt,
+        entry -> Text,
+    }
+}
+
+diesel::table! {
+    trading_snapshots (seq) {
+        seq -> BigInt,
+        taken_at_ms -> BigInt,
+        state_hash -> Text,
+        snapshot -> Text,
+    }
+}
+
+diesel::table! {
+    trading_orders (order_id) {
+        order_id -> BigInt,
+        account_id -> BigInt,
+        client_order_id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        side -> Text,
+        order_type -> Text,
+        price_micro_per_kwh -> BigInt,
+        qty_wh -> BigInt,
+        remaining_wh -> BigInt,
+        filled_wh -> BigInt,
+        status -> Text,
+        created_at_ms -> BigInt,
+        updated_at_ms -> BigInt,
+        response -> Text,
+    }
+}
+
+diesel::table! {
+    trading_trades (trade_id) {
+        trade_id -> BigInt,
+        zone -> Text,
+        slot_start_ms -> BigInt,
+        at_ms -> BigInt,
+        price_micro_per_kwh -> BigInt,
+        qty_wh -> BigInt,
+        value_micro -> BigInt,
+        buyer_account -> BigInt,
+        seller_account -> BigInt,
+        buyer_order -> BigInt,
+        seller_order -> BigInt,
+        taker_side -> Text,
+    }
+}
+
+diesel::table! {
+    trading_balances (account_id) {
+        account_id -> BigInt,
+        available_micro -> BigInt,
+        updated_at_ms -> BigInt,
+    }
+}
+
 diesel::joinable!(devices -> accounts (owner_id));
 diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(readings -> devices (device_id));

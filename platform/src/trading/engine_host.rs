@@ -1,0 +1,850 @@
+//! The engine host: ONE engine per process behind a single writer thread.
+//!
+//! Handlers send requests over a bounded channel. The writer takes every request that is
+//! waiting (up to `max_batch`), reads the clock once, executes them in order, writes the journal
+//! entries and the derived rows (orders, trades, balances) in ONE transaction, commits, and only
+//! then answers each handler. One fsync per group is what makes durable orders cheap. If the
+//! commit fails, nothing is acknowledged and the engine is rebuilt from the database (last
+//! snapshot + journal) before the next group; if even that fails the process exits, so memory
+//! never holds what the database does not.
+//!
+//! Readers (book depth, balances) share the state through a lock the writer holds from execute
+//! to commit, so they never see an uncommitted change.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
+
+use exchange::{
+    AccountId, ClientOrderId, Command, Event, NewOrder, OrderId, Price, Side, SlotId, Wh,
+};
+use tokio::sync::{broadcast, oneshot};
+
+use super::journal::{JournalCommand, JournalEntry, Ledger, LedgerSnapshot};
+use super::market::MarketSettings;
+use super::views::{
+    order_type_text, side_text, BookDepth, Level, OrderResult, OrderView, PublicTrade,
+    StreamMessage,
+};
+use crate::clock;
+use crate::error::{PlatformError, Result};
+use crate::store::{JournalRow, OrderRow, Store, TradeRow, TradingBatch};
+
+/// Requests waiting for the writer; past this a handler gets 503 instead of queueing forever.
+pub const QUEUE_BOUND: usize = 65_536;
+/// How long a device capacity lookup is trusted.
+const CAPACITY_TTL_MS: i64 = 5_000;
+/// Journal entries read per query during recovery.
+const REPLAY_CHUNK: i64 = 10_000;
+/// Levels per side in WebSocket book updates.
+pub const STREAM_DEPTH: usize = 10;
+
+/// What a handler asks the engine to do. Accounts are platform account ids.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Submit(NewOrder),
+    Cancel {
+        account: i64,
+        order_id: i64,
+    },
+    Modify {
+        account: i64,
+        order_id: i64,
+        price: i64,
+        qty: u64,
+    },
+    Deposit {
+        account: i64,
+        amount_micro: i64,
+    },
+}
+
+/// The committed outcome of one request.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub seq: i64,
+    pub events: Vec<Event>,
+    /// For an accepted submit: the answer (also stored for retries).
+    pub result: Option<OrderResult>,
+    /// For cancel/modify: the order after the change.
+    pub order: Option<OrderView>,
+    /// For a deposit: the account's balance after it.
+    pub balance_micro: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("the exchange is overloaded; retry in a moment")]
+    Busy,
+    #[error("the exchange is not running; retry later")]
+    Stopped,
+    #[error("the command could not be made durable and was not executed; retry")]
+    NotCommitted,
+}
+
+struct Job {
+    request: Option<Request>,
+    reply: Option<oneshot::Sender<std::result::Result<Reply, HostError>>>,
+}
+
+/// What readers see.
+pub struct Shared {
+    pub ledger: Ledger,
+    pub snapshot_seq: i64,
+}
+
+/// One stream item: public (account None) or for one account only.
+#[derive(Clone, Debug)]
+pub struct StreamItem {
+    pub account: Option<i64>,
+    pub zone: String,
+    pub slot_start_ms: i64,
+    pub message: StreamMessage,
+}
+
+pub struct EngineHost {
+    /// Fixed once the journal is opened, so handlers read them without the state lock (which
+    /// the writer holds through each commit).
+    pub zones: super::market::Zones,
+    pub config: exchange::MarketConfig,
+    tx: SyncSender<Job>,
+    shared: Arc<RwLock<Shared>>,
+    stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
+    pub settings: MarketSettings,
+}
+
+impl EngineHost {
+    /// Rebuilds the engine from the database and starts the writer thread.
+    pub fn start(store: Store, settings: MarketSettings) -> Result<Arc<EngineHost>> {
+        settings.engine_config()?;
+        let (ledger, snapshot_seq) = recover(&store, &settings)?;
+        let mirror = open_orders(&store)?;
+        let zones = ledger.zones.clone();
+        let config = ledger.engine.config().clone();
+        let shared = Arc::new(RwLock::new(Shared {
+            ledger,
+            snapshot_seq,
+        }));
+        let (tx, rx) = mpsc::sync_channel(QUEUE_BOUND);
+        let (stream, _) = broadcast::channel(4096);
+        let writer = Writer {
+            store,
+            settings: settings.clone(),
+            shared: shared.clone(),
+            stream: stream.clone(),
+            mirror,
+            capacity: HashMap::new(),
+        };
+        std::thread::Builder::new()
+            .name("engine-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(PlatformError::Output)?;
+        Ok(Arc::new(EngineHost {
+            zones,
+            config,
+            tx,
+            shared,
+            stream,
+            settings,
+        }))
+    }
+
+    /// Executes `request` durably; resolves after the commit.
+    pub async fn execute(&self, request: Request) -> std::result::Result<Reply, HostError> {
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send(Job {
+            request: Some(request),
+            reply: Some(reply),
+        }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(HostError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(HostError::Stopped),
+        }
+        rx.await.map_err(|_| HostError::Stopped)?
+    }
+
+    /// A consistent view of the committed state.
+    pub fn read(&self) -> std::result::Result<RwLockReadGuard<'_, Shared>, HostError> {
+        self.shared.read().map_err(|_| HostError::Stopped)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Vec<StreamItem>>> {
+        self.stream.subscribe()
+    }
+}
+
+/// Aggregated levels of one book, best first, at most `depth` per side.
+pub fn book_depth(ledger: &Ledger, zone: &str, slot_start_ms: i64, depth: usize) -> BookDepth {
+    let mut out = BookDepth {
+        zone: zone.to_owned(),
+        slot_start_ms,
+        bids: Vec::new(),
+        asks: Vec::new(),
+        seq: ledger.seq as i64,
+    };
+    let Some(zone_id) = ledger.zones.id(zone) else {
+        return out;
+    };
+    if let Some(view) = ledger.engine.book(zone_id, SlotId(slot_start_ms)) {
+        out.bids = levels(&view.bids, depth);
+        out.asks = levels(&view.asks, depth);
+    }
+    out
+}
+
+fn levels(orders: &[exchange::RestingOrder], depth: usize) -> Vec<Level> {
+    let mut levels: Vec<Level> = Vec::new();
+    for o in orders {
+        match levels.last_mut() {
+            Some(l) if l.price_micro_per_kwh == o.price.0 => {
+                l.qty_wh += o.remaining.0 as i64;
+                l.orders += 1;
+            }
+            _ => {
+                if levels.len() == depth {
+                    break;
+                }
+                levels.push(Level {
+                    price_micro_per_kwh: o.price.0,
+                    qty_wh: o.remaining.0 as i64,
+                    orders: 1,
+                });
+            }
+        }
+    }
+    levels
+}
+
+fn open_orders(store: &Store) -> Result<HashMap<i64, OrderRow>> {
+    Ok(store
+        .open_trading_orders()?
+        .into_iter()
+        .map(|r| (r.order_id, r))
+        .collect())
+}
+
+fn parse_entry(seq: i64, text: &str) -> Result<JournalEntry> {
+    let entry: JournalEntry =
+        serde_json::from_str(text).map_err(|e| PlatformError::CorruptRow {
+            table: "trading_journal",
+            key: seq.to_string(),
+            reason: e.to_string(),
+        })?;
+    if entry.seq as i64 != seq {
+        return Err(PlatformError::CorruptRow {
+            table: "trading_journal",
+            key: seq.to_string(),
+            reason: format!("entry says seq {}", entry.seq),
+        });
+    }
+    Ok(entry)
+}
+
+/// Replays journal entries after `ledger` (or from the start when None) up to `upto`.
+pub fn replay(store: &Store, mut ledger: Option<Ledger>, upto: i64) -> Result<Option<Ledger>> {
+    let mut after = ledger.as_ref().map_or(0, |l| l.seq as i64);
+    loop {
+        let rows = store.trading_journal_after(after, upto, REPLAY_CHUNK)?;
+        if rows.is_empty() {
+            return Ok(ledger);
+        }
+        for (seq, text) in rows {
+            if seq != after + 1 {
+                return Err(PlatformError::CorruptRow {
+                    table: "trading_journal",
+                    key: seq.to_string(),
+                    reason: format!("gap: entry {} is missing", after + 1),
+                });
+            }
+            let entry = parse_entry(seq, &text)?;
+            match (&mut ledger, &entry.command) {
+                (None, JournalCommand::Open { config, zones }) => {
+                    let mut l = Ledger::open(config.clone(), zones.clone())?;
+                    l.seq = entry.seq;
+                    ledger = Some(l);
+                }
+                (None, _) => {
+                    return Err(PlatformError::CorruptRow {
+                        table: "trading_journal",
+                        key: seq.to_string(),
+                        reason: "the journal does not start with Open".into(),
+                    })
+                }
+                (Some(l), command) => {
+                    l.apply(entry.seq, command)?;
+                }
+            }
+            after = seq;
+        }
+    }
+}
+
+/// Last snapshot + journal replay; a fresh database gets its Open entry.
+pub fn recover(store: &Store, settings: &MarketSettings) -> Result<(Ledger, i64)> {
+    let mut snapshot_seq = 0;
+    let mut ledger = None;
+    if let Some((seq, hash, json)) = store.latest_trading_snapshot()? {
+        let corrupt = |reason: String| PlatformError::CorruptRow {
+            table: "trading_snapshots",
+            key: seq.to_string(),
+            reason,
+        };
+        let snap: LedgerSnapshot =
+            serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?;
+        let restored = Ledger::restore(&snap)?;
+        if restored.state_hash_hex() != hash {
+            return Err(corrupt(format!(
+                "restored state hash {} differs from the recorded {hash}",
+                restored.state_hash_hex()
+            )));
+        }
+        snapshot_seq = seq;
+        ledger = Some(restored);
+    }
+    let ledger = match replay(store, ledger, i64::MAX)? {
+        Some(l) => l,
+        None => {
+            let config = settings.engine_config()?;
+            let command = JournalCommand::Open {
+                config: config.clone(),
+                zones: settings.zones.clone(),
+            };
+            let now = clock::now_ms();
+            let entry = JournalEntry {
+                seq: 1,
+                at_ms: now,
+                command,
+                events: Vec::new(),
+            };
+            let batch = TradingBatch {
+                journal: vec![JournalRow {
+                    seq: 1,
+                    at_ms: now,
+                    entry: serde_json::to_string(&entry).map_err(internal)?,
+                }],
+                at_ms: now,
+                ..TradingBatch::default()
+            };
+            store.commit_trading_batch(&batch)?;
+            let mut l = Ledger::open(config, settings.zones.clone())?;
+            l.seq = 1;
+            l
+        }
+    };
+    let configured = settings.engine_config()?;
+    if ledger.engine.config() != &configured || ledger.zones.names() != settings.zones.as_slice() {
+        tracing::warn!(
+            "the [market] configuration differs from the one recorded in the journal; the journal's \
+             is used (start on a fresh database to change zones, calendar or price rules)"
+        );
+    }
+    Ok((ledger, snapshot_seq))
+}
+
+fn write_snapshot(store: &Store, snap: &LedgerSnapshot, hash: &str, now: i64) {
+    let written = serde_json::to_string(snap)
+        .map_err(internal)
+        .and_then(|json| store.insert_trading_snapshot(snap.seq as i64, now, hash, &json));
+    match written {
+        Ok(()) => tracing::info!(seq = snap.seq, "engine snapshot written"),
+        // Not fatal: the journal is durable; the next snapshot retries.
+        Err(error) => tracing::warn!(%error, "engine snapshot not written"),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> PlatformError {
+    PlatformError::Config(format!("trading journal encoding failed: {e}"))
+}
+
+struct Writer {
+    store: Store,
+    settings: MarketSettings,
+    shared: Arc<RwLock<Shared>>,
+    stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
+    /// Open orders (the rows of everything resting in the engine).
+    mirror: HashMap<i64, OrderRow>,
+    capacity: HashMap<(i64, String), (Option<i64>, i64)>,
+}
+
+/// The rows one group changes, before they are committed.
+#[derive(Default)]
+struct Work {
+    touched: HashMap<i64, OrderRow>,
+    new_ids: BTreeSet<i64>,
+    trades: Vec<TradeRow>,
+    accounts: BTreeSet<u64>,
+    journal: Vec<JournalRow>,
+    books: BTreeSet<(String, i64)>,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        let tick = Duration::from_millis(self.settings.tick_interval_ms);
+        let mut last_tick = Instant::now();
+        loop {
+            let wait = tick.saturating_sub(last_tick.elapsed());
+            let mut jobs = Vec::new();
+            match rx.recv_timeout(wait) {
+                Ok(job) => jobs.push(job),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            while jobs.len() < self.settings.max_batch {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            if last_tick.elapsed() >= tick {
+                last_tick = Instant::now();
+                // Always journaled: the clock is part of the state hash, so replay must see it.
+                jobs.push(Job {
+                    request: None,
+                    reply: None,
+                });
+            }
+            self.group(jobs);
+        }
+    }
+
+    fn group(&mut self, jobs: Vec<Job>) {
+        let now = clock::now_ms();
+        let started = Instant::now();
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut work = Work::default();
+        let shared = self.shared.clone();
+        let Ok(mut guard) = shared.write() else {
+            tracing::error!("engine state lock poisoned; exiting");
+            std::process::exit(70);
+        };
+        let mut failed = None;
+        for job in &jobs {
+            match self.one(&mut guard.ledger, now, job.request.as_ref(), &mut work) {
+                Ok(reply) => replies.push(reply),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        let batch = TradingBatch {
+            journal: std::mem::take(&mut work.journal),
+            new_orders: work
+                .touched
+                .values()
+                .filter(|r| work.new_ids.contains(&r.order_id))
+                .cloned()
+                .collect(),
+            changed_orders: work
+                .touched
+                .values()
+                .filter(|r| !work.new_ids.contains(&r.order_id))
+                .cloned()
+                .collect(),
+            trades: std::mem::take(&mut work.trades),
+            balances: work
+                .accounts
+                .iter()
+                .map(|&a| {
+                    let funds = guard.ledger.funds(a);
+                    (a as i64, i64::try_from(funds).unwrap_or(i64::MAX))
+                })
+                .collect(),
+            at_ms: now,
+        };
+        let executed = Instant::now();
+        let committed = match failed {
+            Some(e) => Err(e),
+            None => self.store.commit_trading_batch(&batch),
+        };
+        tracing::debug!(
+            commands = jobs.len(),
+            execute_us = (executed - started).as_micros() as u64,
+            commit_us = executed.elapsed().as_micros() as u64,
+            "trading group"
+        );
+        if let Err(error) = committed {
+            tracing::error!(%error, "trading group not committed; rebuilding the engine from the database");
+            match recover(&self.store, &self.settings)
+                .and_then(|(l, s)| Ok((l, s, open_orders(&self.store)?)))
+            {
+                Ok((ledger, snapshot_seq, mirror)) => {
+                    guard.ledger = ledger;
+                    guard.snapshot_seq = snapshot_seq;
+                    self.mirror = mirror;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot rebuild the engine; exiting so nothing uncommitted is served");
+                    std::process::exit(70);
+                }
+            }
+            drop(guard);
+            for job in jobs {
+                if let Some(tx) = job.reply {
+                    let _ = tx.send(Err(HostError::NotCommitted));
+                }
+            }
+            return;
+        }
+        for (id, row) in work.touched.drain() {
+            if row.status == "open" {
+                self.mirror.insert(id, row);
+            } else {
+                self.mirror.remove(&id);
+            }
+        }
+        let stream_items = if self.stream.receiver_count() > 0 {
+            Some(self.stream_items(&guard.ledger, &batch, &work))
+        } else {
+            None
+        };
+        let snapshot = if guard.ledger.seq as i64 - guard.snapshot_seq
+            >= self.settings.snapshot_every as i64
+        {
+            guard.snapshot_seq = guard.ledger.seq as i64;
+            Some((guard.ledger.snapshot(), guard.ledger.state_hash_hex()))
+        } else {
+            None
+        };
+        drop(guard);
+        for (job, reply) in jobs.into_iter().zip(replies) {
+            if let Some(tx) = job.reply {
+                let _ = tx.send(Ok(reply));
+            }
+        }
+        if let Some(items) = stream_items {
+            let _ = self.stream.send(Arc::new(items));
+        }
+        if let Some((snap, hash)) = snapshot {
+            // Serialising and storing a large snapshot must not stall the order path.
+            let store = self.store.clone();
+            std::thread::spawn(move || write_snapshot(&store, &snap, &hash, now));
+        }
+    }
+
+    fn capacity_wh(&mut self, account: i64, zone: &str, now: i64) -> Option<u64> {
+        let key = (account, zone.to_owned());
+        let watts = match self.capacity.get(&key) {
+            Some(&(w, at)) if now - at < CAPACITY_TTL_MS => w,
+            _ => {
+                let w = match self.store.active_nameplate_w(account, zone) {
+                    Ok(w) => w,
+                    Err(error) => {
+                        tracing::warn!(%error, "capacity lookup failed; treating as no installation");
+                        None
+                    }
+                };
+                if self.capacity.len() > 100_000 {
+                    self.capacity.clear();
+                }
+                self.capacity.insert(key, (w, now));
+                w
+            }
+        }?;
+        let wh = i128::from(watts) * i128::from(self.settings.slot_len_ms) / 3_600_000;
+        u64::try_from(wh).ok()
+    }
+
+    fn row<'a>(&'a self, work: &'a mut Work, id: i64) -> Option<&'a mut OrderRow> {
+        match work.touched.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                Some(e.insert(self.mirror.get(&id)?.clone()))
+            }
+        }
+    }
+
+    fn one(
+        &mut self,
+        ledger: &mut Ledger,
+        now: i64,
+        request: Option<&Request>,
+        work: &mut Work,
+    ) -> Result<Reply> {
+        let seq = ledger.seq + 1;
+        let command = match request {
+            None => JournalCommand::Engine {
+                command: Command::advance_time(now),
+                funds: 0,
+                capacity_wh: None,
+            },
+            Some(Request::Submit(order)) => {
+                let account = order.account.0 as i64;
+                let capacity_wh = match order.side {
+                    Side::Sell => {
+                        let zone = ledger.zones.name(order.zone).to_owned();
+                        self.capacity_wh(account, &zone, now)
+                    }
+                    Side::Buy => None,
+                };
+                JournalCommand::Engine {
+                    command: Command::submit(now, *order),
+                    funds: ledger.funds(order.account.0),
+                    capacity_wh,
+                }
+            }
+            Some(Request::Cancel { account, order_id }) => JournalCommand::Engine {
+                command: Command::cancel(
+                    now,
+                    AccountId(*account as u64),
+                    OrderId(*order_id as u64),
+                ),
+                funds: ledger.funds(*account as u64),
+                capacity_wh: None,
+            },
+            Some(Request::Modify {
+                account,
+                order_id,
+                price,
+                qty,
+            }) => {
+                let sell_zone = self
+                    .mirror
+                    .get(order_id)
+                    .or_else(|| work.touched.get(order_id))
+                    .filter(|r| r.side == "sell" && r.account_id == *account)
+                    .map(|r| r.zone.clone());
+                let capacity_wh = sell_zone.and_then(|z| self.capacity_wh(*account, &z, now));
+                JournalCommand::Engine {
+                    command: Command::modify(
+                        now,
+                        AccountId(*account as u64),
+                        OrderId(*order_id as u64),
+                        Price(*price),
+                        Wh(*qty),
+                    ),
+                    funds: ledger.funds(*account as u64),
+                    capacity_wh,
+                }
+            }
+            Some(Request::Deposit {
+                account,
+                amount_micro,
+            }) => JournalCommand::Deposit {
+                account: *account as u64,
+                amount_micro: i128::from(*amount_micro),
+            },
+        };
+        let events = ledger.apply(seq, &command)?;
+        let mut reply = Reply {
+            seq: seq as i64,
+            events: Vec::new(),
+            result: None,
+            order: None,
+            balance_micro: None,
+        };
+        let mut command_trades = Vec::new();
+        let mut subject = None;
+        for event in &events {
+            match event {
+                Event::Accepted { order_id, order } => {
+                    let id = order_id.0 as i64;
+                    subject = Some(id);
+                    work.new_ids.insert(id);
+                    let zone = ledger.zones.name(order.zone).to_owned();
+                    work.books.insert((zone.clone(), order.slot.0));
+                    work.touched.insert(
+                        id,
+                        OrderRow {
+                            order_id: id,
+                            account_id: order.account.0 as i64,
+                            client_order_id: order.client_id.0 as i64,
+                            zone,
+                            slot_start_ms: order.slot.0,
+                            side: side_text(order.side).to_owned(),
+                            order_type: order_type_text(order.kind).to_owned(),
+                            price_micro_per_kwh: order.price.0,
+                            qty_wh: order.qty.0 as i64,
+                            remaining_wh: order.qty.0 as i64,
+                            filled_wh: 0,
+                            status: "open".into(),
+                            created_at_ms: now,
+                            updated_at_ms: now,
+                            response: String::new(),
+                        },
+                    );
+                }
+                Event::Trade(t) => {
+                    let zone = ledger.zones.name(t.zone).to_owned();
+                    work.books.insert((zone.clone(), t.slot.0));
+                    let q = t.qty.0 as i64;
+                    if let Some(maker) = self.row(work, t.maker_order.0 as i64) {
+                        maker.filled_wh += q;
+                        maker.remaining_wh = t.maker_remaining.0 as i64;
+                        maker.updated_at_ms = now;
+                        if maker.remaining_wh == 0 {
+                            maker.status = "filled".into();
+                        }
+                    }
+                    if let Some(taker) = self.row(work, t.taker_order.0 as i64) {
+                        taker.filled_wh += q;
+                        taker.remaining_wh = (taker.remaining_wh - q).max(0);
+                        taker.updated_at_ms = now;
+                        if taker.remaining_wh == 0 {
+                            taker.status = "filled".into();
+                        }
+                    }
+                    let (buyer, buyer_order) = t.buyer();
+                    let (seller, seller_order) = t.seller();
+                    work.accounts.insert(buyer.0);
+                    work.accounts.insert(seller.0);
+                    let row = TradeRow {
+                        trade_id: t.id.0 as i64,
+                        zone,
+                        slot_start_ms: t.slot.0,
+                        at_ms: t.at_ms,
+                        price_micro_per_kwh: t.price.0,
+                        qty_wh: q,
+                        value_micro: i64::try_from(t.value.0).unwrap_or(i64::MAX),
+                        buyer_account: buyer.0 as i64,
+                        seller_account: seller.0 as i64,
+                        buyer_order: buyer_order.0 as i64,
+                        seller_order: seller_order.0 as i64,
+                        taker_side: side_text(t.taker_side).to_owned(),
+                    };
+                    command_trades.push(PublicTrade::from(&row));
+                    work.trades.push(row);
+                }
+                Event::Cancelled { order_id, .. } | Event::Expired { order_id, .. } => {
+                    let status = if matches!(event, Event::Expired { .. }) {
+                        "expired"
+                    } else {
+                        "cancelled"
+                    };
+                    if let Some(row) = self.row(work, order_id.0 as i64) {
+                        row.remaining_wh = 0;
+                        row.status = status.into();
+                        row.updated_at_ms = now;
+                        let key = (row.zone.clone(), row.slot_start_ms);
+                        work.books.insert(key);
+                    }
+                }
+                Event::Reduced {
+                    order_id,
+                    remaining,
+                    ..
+                } => {
+                    subject = Some(order_id.0 as i64);
+                    if let Some(row) = self.row(work, order_id.0 as i64) {
+                        row.remaining_wh = remaining.0 as i64;
+                        row.qty_wh = row.filled_wh + row.remaining_wh;
+                        row.updated_at_ms = now;
+                        let key = (row.zone.clone(), row.slot_start_ms);
+                        work.books.insert(key);
+                    }
+                }
+                Event::Replaced {
+                    order_id,
+                    price,
+                    qty,
+                    ..
+                } => {
+                    subject = Some(order_id.0 as i64);
+                    if let Some(row) = self.row(work, order_id.0 as i64) {
+                        row.price_micro_per_kwh = price.0;
+                        row.remaining_wh = qty.0 as i64;
+                        row.qty_wh = row.filled_wh + row.remaining_wh;
+                        row.updated_at_ms = now;
+                        let key = (row.zone.clone(), row.slot_start_ms);
+                        work.books.insert(key);
+                    }
+                }
+                Event::Rejected { .. } | Event::BookClosed { .. } => {}
+            }
+        }
+        match request {
+            Some(Request::Submit(_)) => {
+                if let Some(row) = subject.and_then(|id| work.touched.get_mut(&id)) {
+                    let result = OrderResult {
+                        order: OrderView::from(&*row),
+                        trades: command_trades,
+                        seq: seq as i64,
+                    };
+                    row.response = serde_json::to_string(&result).map_err(internal)?;
+                    reply.result = Some(result);
+                }
+            }
+            Some(Request::Cancel { order_id, .. }) => {
+                reply.order = work.touched.get(order_id).map(OrderView::from);
+            }
+            Some(Request::Modify { .. }) => {
+                reply.order = subject
+                    .and_then(|id| work.touched.get(&id))
+                    .map(OrderView::from);
+            }
+            Some(Request::Deposit { account, .. }) => {
+                work.accounts.insert(*account as u64);
+                reply.balance_micro =
+                    Some(i64::try_from(ledger.funds(*account as u64)).unwrap_or(i64::MAX));
+            }
+            None => {}
+        }
+        let entry = JournalEntry {
+            seq,
+            at_ms: now,
+            command,
+            events,
+        };
+        work.journal.push(JournalRow {
+            seq: seq as i64,
+            at_ms: now,
+            entry: serde_json::to_string(&entry).map_err(internal)?,
+        });
+        reply.events = entry.events;
+        Ok(reply)
+    }
+
+    fn stream_items(&self, ledger: &Ledger, batch: &TradingBatch, work: &Work) -> Vec<StreamItem> {
+        let mut items = Vec::new();
+        for (zone, slot) in &work.books {
+            items.push(StreamItem {
+                account: None,
+                zone: zone.clone(),
+                slot_start_ms: *slot,
+                message: StreamMessage::Book(book_depth(ledger, zone, *slot, STREAM_DEPTH)),
+            });
+        }
+        for t in &batch.trades {
+            items.push(StreamItem {
+                account: None,
+                zone: t.zone.clone(),
+                slot_start_ms: t.slot_start_ms,
+                message: StreamMessage::Trade(PublicTrade::from(t)),
+            });
+        }
+        for row in batch.new_orders.iter().chain(&batch.changed_orders) {
+            items.push(StreamItem {
+                account: Some(row.account_id),
+                zone: row.zone.clone(),
+                slot_start_ms: row.slot_start_ms,
+                message: StreamMessage::Order(OrderView::from(row)),
+            });
+        }
+        items
+    }
+}
+
+/// Builds the engine's order from API input (ids already validated).
+#[allow(clippy::too_many_arguments)] // one argument per order field, all plain values
+pub fn new_order(
+    account: i64,
+    client_id: u64,
+    zone: exchange::ZoneId,
+    slot: i64,
+    side: Side,
+    kind: exchange::OrderType,
+    price: i64,
+    qty: u64,
+) -> NewOrder {
+    NewOrder {
+        account: AccountId(account as u64),
+        client_id: ClientOrderId(client_id),
+        zone,
+        slot: SlotId(slot),
+        side,
+        kind,
+        price: Price(price),
+        qty: Wh(qty),
+    }
+}
