@@ -1,5 +1,5 @@
 //! The sunmesh platform shell: storage (diesel on SQLite or PostgreSQL), the device registry,
-//! the HTTP API (accounts, keys, health, metrics, OpenAPI), and the `sunmesh` CLI.
+//! the HTTP API (accounts, keys, health, metrics, OpenAPI), the web page, and the `sunmesh` CLI.
 //!
 //! Owns every side effect of the platform. Business rules live in the pure cores
 //! (`reading`, `exchange`, `settlement`); this crate must not re-implement them.
@@ -17,6 +17,7 @@ pub mod settle;
 pub mod store;
 pub mod telemetry;
 pub mod trading;
+pub mod web;
 
 pub use error::{PlatformError, Result};
 pub use store::Store;

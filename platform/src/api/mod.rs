@@ -109,6 +109,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: AppState) {
         .configure(crate::ingest::routes::routes)
         .configure(crate::settle::routes::routes)
         .configure(crate::trading::routes)
+        // The page is HTML, not API: it is mounted here but kept out of the OpenAPI document.
+        .configure(crate::web::routes)
         .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", openapi::document()));
 }
 
