@@ -488,9 +488,9 @@ fn neighbours_trade_in_the_page() {
     );
     let orders = wait_for_in(&browser, "#orders", "filled");
     assert!(orders.contains("buy"), "{orders}");
-    // Balances: GET /v1/balances is served by both trading (the engine's funds, where the
-    // deposit went) and settlement (ledger balances); which one answers is being settled on
-    // main, so the amounts are not asserted here yet.
+    // Balances: the 10.00 deposit less the 0.25 paid for 1 kWh at 0.25/kWh.
+    let balances = wait_for_in(&browser, "#balances", "9.750000");
+    assert!(balances.contains("Settled balances and tokens"), "{balances}");
     wait_for_in(&browser, "#market", "Trades");
     assert_accessible(&browser, "neighbour after a trade");
     browser.screenshot(&shots.join("05-buyer-traded.png"));

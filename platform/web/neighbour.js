@@ -144,24 +144,24 @@ export function neighbourView(me) {
     ], list, "No trades yet.");
   }
 
+  // Trading funds (what orders can spend) and the settlement ledgers (money, carbon credits,
+  // reward tokens) are two views of the account; both are shown.
   async function loadBalances() {
-    const data = await api("/v1/balances");
-    if (Array.isArray(data.balances)) {
-      // Each ledger has its own unit: currency in micro-units, carbon in grams, reward tokens.
-      const unit = (ledger) => ({ currency: money, carbon: grams })[ledger] || ((v) => String(v));
-      const name = (ledger) => ({ currency: "Money", carbon: "Carbon credit", reward: "Reward tokens" })[ledger] || ledger;
-      return table("Balances per ledger", [
+    const [funds, ledgers] = await Promise.all([api("/v1/balances"), api("/v1/ledger/balances")]);
+    const unit = (ledger) => ({ currency: money, carbon: grams })[ledger] || ((v) => String(v));
+    const name = (ledger) => ({ currency: "Money", carbon: "Carbon credit", reward: "Reward tokens" })[ledger] || ledger;
+    return h("div", {},
+      h("dl", { class: "facts", id: "balance-facts" },
+        h("dt", {}, "Available"), h("dd", {}, money(funds.available_micro)),
+        h("dt", {}, "Held by open buy orders"), h("dd", {}, money(funds.escrow_micro)),
+        h("dt", {}, "Free to spend"), h("dd", {}, money(funds.free_micro))),
+      table("Settled balances and tokens per ledger", [
         { label: "Ledger", cell: (b) => name(b.ledger) },
         { label: "Balance", cell: (b) => unit(b.ledger)(b.balance), num: true },
         { label: "Available", cell: (b) => unit(b.ledger)(b.available), num: true },
-        { label: "Held by open orders", cell: (b) => unit(b.ledger)(b.pending_debits), num: true },
-        { label: "Incoming", cell: (b) => unit(b.ledger)(b.pending_credits), num: true },
-      ], data.balances, "No balances yet.");
-    }
-    return h("dl", { class: "facts", id: "balance-facts" },
-      h("dt", {}, "Available"), h("dd", {}, money(data.available_micro)),
-      h("dt", {}, "Held by open buy orders"), h("dd", {}, money(data.escrow_micro)),
-      h("dt", {}, "Free to spend"), h("dd", {}, money(data.free_micro)));
+        { label: "Pending out", cell: (b) => unit(b.ledger)(b.pending_debits), num: true },
+        { label: "Pending in", cell: (b) => unit(b.ledger)(b.pending_credits), num: true },
+      ], ledgers.balances || [], "Nothing settled yet."));
   }
 
   // Without a "my devices" listing on the server, the page looks devices up by id and keeps
