@@ -490,7 +490,10 @@ fn neighbours_trade_in_the_page() {
     assert!(orders.contains("buy"), "{orders}");
     // Balances: the 10.00 deposit less the 0.25 paid for 1 kWh at 0.25/kWh.
     let balances = wait_for_in(&browser, "#balances", "9.750000");
-    assert!(balances.contains("Settled balances and tokens"), "{balances}");
+    assert!(
+        balances.contains("Settled balances and tokens"),
+        "{balances}"
+    );
     wait_for_in(&browser, "#market", "Trades");
     assert_accessible(&browser, "neighbour after a trade");
     browser.screenshot(&shots.join("05-buyer-traded.png"));
