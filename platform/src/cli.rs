@@ -270,8 +270,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
         }
         Command::Journal(JournalCli::Replay { upto }) => {
             let store = open(database)?;
-            let ledger =
-                crate::trading::engine_host::replay(&store, None, upto.unwrap_or(i64::MAX))?;
+            let ledger = crate::trading::recovery::replay(&store, None, upto.unwrap_or(i64::MAX))?;
             match ledger {
                 Some(l) => writeln!(
                     out,

@@ -261,9 +261,9 @@ async fn round_trip(db: &TestDb) {
     let before = engine["state_hash"].as_str().unwrap().to_owned();
     let settings = platform::trading::MarketSettings::default();
     let (ledger, snapshot_seq) =
-        platform::trading::engine_host::recover(&ex.store, &settings).unwrap();
+        platform::trading::recovery::recover(&ex.store, &settings).unwrap();
     assert!(snapshot_seq > 0, "snapshots were taken");
-    let replayed = platform::trading::engine_host::replay(&ex.store, None, ledger.seq as i64)
+    let replayed = platform::trading::recovery::replay(&ex.store, None, ledger.seq as i64)
         .unwrap()
         .unwrap();
     assert_eq!(replayed.state_hash_hex(), ledger.state_hash_hex());

@@ -132,6 +132,19 @@ pub fn app(
         .wrap(from_fn(metrics::middleware))
 }
 
+/// A page size from a query string: absent gives `default`, 1..=`max` is taken as asked,
+/// anything else is the caller's error (one rule for every listing endpoint).
+pub fn page_limit(requested: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match requested {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit {n} is out of range; ask for 1 to {max}"),
+        )),
+    }
+}
+
 async fn not_found() -> std::result::Result<HttpResponse, ApiError> {
     Err(ApiError::not_found(
         "no such endpoint; GET /openapi.json lists them all (or browse /docs/)",

@@ -270,18 +270,6 @@ pub struct PageQuery {
     pub limit: Option<i64>,
 }
 
-/// A page size from the query: absent means the maximum; out of range is the caller's error.
-fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(MAX_PAGE),
-        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(n) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit {n} is out of range; ask for 1 to {MAX_PAGE}"),
-        )),
-    }
-}
-
 /// Parses the `{device_id}` path segment.
 fn device_id(text: &str) -> Result<DeviceId, ApiError> {
     crate::registry::parse_device_id(text)
@@ -324,7 +312,7 @@ pub async fn device_readings(
 ) -> Result<web::Json<ReadingsPageView>, ApiError> {
     let id = device_id(&path)?;
     visible_device(&service, &caller, id).await?;
-    let limit = page_limit(query.limit)?;
+    let limit = crate::api::page_limit(query.limit, MAX_PAGE, MAX_PAGE)?;
     let page = ReadingPage {
         after_sequence: match query.after {
             Some(after) if after < 0 => {
@@ -478,7 +466,7 @@ pub async fn flagged_readings(
     service: web::Data<IngestService>,
 ) -> Result<web::Json<Vec<ReadingView>>, ApiError> {
     caller.require(&[Role::Operator, Role::Admin])?;
-    let limit = page_limit(query.limit)?;
+    let limit = crate::api::page_limit(query.limit, MAX_PAGE, MAX_PAGE)?;
     let store = service.store().clone();
     let records = web::block(move || store.flagged_readings(limit))
         .await?

@@ -22,6 +22,7 @@ mod connection;
 mod devices;
 pub(crate) mod ledger;
 pub(crate) mod log;
+mod reading_review;
 pub mod readings;
 pub mod schema;
 pub(crate) mod settlement;

@@ -10,6 +10,7 @@ pub mod journal;
 pub mod market;
 pub mod market_data;
 pub mod orders;
+pub mod recovery;
 pub mod stream;
 pub mod views;
 

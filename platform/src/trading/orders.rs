@@ -48,14 +48,7 @@ pub fn check_slot_range(slot_start_ms: i64) -> Result<(), ApiError> {
 }
 
 pub fn list_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_LIST_LIMIT),
-        Some(l) if (1..=MAX_LIST_LIMIT).contains(&l) => Ok(l),
-        Some(l) => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("limit {l} is out of range; use 1 … {MAX_LIST_LIMIT}"),
-        )),
-    }
+    crate::api::page_limit(limit, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT)
 }
 
 /// The engine's refusal as an HTTP error.
