@@ -679,7 +679,9 @@ impl Writer {
                 account: Some(row.account_id),
                 zone: row.zone.clone(),
                 slot_start_ms: row.slot_start_ms,
-                message: StreamMessage::Order(OrderView::from(row)),
+                message: StreamMessage::Order {
+                    order: OrderView::from(row),
+                },
             });
         }
         items
