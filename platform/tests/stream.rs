@@ -39,7 +39,11 @@ fn serve(state: AppState) -> SocketAddr {
     addr
 }
 
-fn connect(addr: SocketAddr, key: Option<&str>, query: &str) -> Result<Socket, tungstenite::Error> {
+fn connect(
+    addr: SocketAddr,
+    key: Option<&str>,
+    query: &str,
+) -> Result<Socket, Box<tungstenite::Error>> {
     let mut request = format!("ws://{addr}/v1/stream{query}")
         .into_client_request()
         .unwrap();
@@ -48,7 +52,7 @@ fn connect(addr: SocketAddr, key: Option<&str>, query: &str) -> Result<Socket, t
             .headers_mut()
             .insert("Authorization", format!("Bearer {key}").parse().unwrap());
     }
-    let (socket, _) = tungstenite::connect(request)?;
+    let (socket, _) = tungstenite::connect(request).map_err(Box::new)?;
     if let MaybeTlsStream::Plain(tcp) = socket.get_ref() {
         tcp.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -92,8 +96,11 @@ fn listeners_receive_books_trades_and_their_own_orders(db: &TestDb) {
 
     // No key: refused with the error shape, no upgrade.
     match connect(addr, None, "") {
-        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 401),
-        other => panic!("expected 401, got {:?}", other.map(|_| ())),
+        Err(e) => match *e {
+            tungstenite::Error::Http(response) => assert_eq!(response.status(), 401),
+            other => panic!("expected 401, got {other}"),
+        },
+        Ok(_) => panic!("expected 401, got an upgrade"),
     }
 
     let mut seller_ws = connect(addr, Some(&seller.key), "").unwrap();
