@@ -27,6 +27,7 @@ mod reading_review;
 pub mod readings;
 pub mod schema;
 pub(crate) mod settlement;
+mod settlement_feed;
 mod trading;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};

@@ -54,9 +54,13 @@ pub enum Request {
         price: i64,
         qty: u64,
     },
-    Deposit {
-        account: i64,
-        amount_micro: i64,
+    /// The settlement ledger's effects on available currency of its transfer rows
+    /// `(after, through]` (see `super::funds::sync_funds`); ignored unless `after` is where
+    /// the last sync ended.
+    LedgerSync {
+        after: i64,
+        through: i64,
+        deltas: Vec<(u64, i128)>,
     },
 }
 
@@ -72,8 +76,6 @@ pub struct Reply {
     pub result_json: Option<String>,
     /// For cancel/modify: the order after the change.
     pub order: Option<OrderView>,
-    /// For a deposit: the account's balance after it.
-    pub balance_micro: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -508,12 +510,14 @@ impl Writer {
                     capacity_wh,
                 }
             }
-            Some(Request::Deposit {
-                account,
-                amount_micro,
-            }) => JournalCommand::Deposit {
-                account: *account as u64,
-                amount_micro: i128::from(*amount_micro),
+            Some(Request::LedgerSync {
+                after,
+                through,
+                deltas,
+            }) => JournalCommand::LedgerSync {
+                after: *after,
+                through: *through,
+                deltas: deltas.clone(),
             },
         };
         let events = ledger.apply(seq, &command)?;
@@ -523,7 +527,6 @@ impl Writer {
             result: None,
             result_json: None,
             order: None,
-            balance_micro: None,
         };
         let mut command_trades = Vec::new();
         let mut subject = None;
@@ -665,10 +668,9 @@ impl Writer {
                     .and_then(|id| work.touched.get(&id))
                     .map(OrderView::from);
             }
-            Some(Request::Deposit { account, .. }) => {
-                work.accounts.insert(*account as u64);
-                reply.balance_micro =
-                    Some(i64::try_from(ledger.funds(*account as u64)).unwrap_or(i64::MAX));
+            Some(Request::LedgerSync { deltas, .. }) => {
+                work.accounts
+                    .extend(deltas.iter().map(|(account, _)| *account));
             }
             None => {}
         }
@@ -710,7 +712,9 @@ impl Writer {
                 account: Some(row.account_id),
                 zone: row.zone.clone(),
                 slot_start_ms: row.slot_start_ms,
-                message: StreamMessage::Order(OrderView::from(row)),
+                message: StreamMessage::Order {
+                    order: OrderView::from(row),
+                },
             });
         }
         items

@@ -210,7 +210,8 @@ pub struct OrderResult {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct BalanceView {
     pub account_id: i64,
-    /// Deposits + sales − purchases (settlement's ledger will replace this).
+    /// The settlement ledger's available currency, minus the escrow of trades settlement has
+    /// not recorded yet.
     pub available_micro: i64,
     /// Held by resting buy orders.
     pub escrow_micro: i64,
@@ -293,7 +294,8 @@ pub enum StreamMessage {
     /// A trade in a subscribed slot.
     Trade(PublicTrade),
     /// One of your orders changed (accepted, traded, reduced, replaced, cancelled, expired).
-    Order(OrderView),
+    /// Nested, because an order has a `type` of its own.
+    Order { order: OrderView },
     /// This connection fell behind and `missed` groups of updates were dropped; re-read the
     /// book over HTTP.
     Lagged { missed: u64 },
