@@ -8,6 +8,8 @@
 #   BENCH_DURATION=20s BENCH_CONNECTIONS=128 scripts/bench-orders.sh
 #   BENCH_WRK_CPUS=1 scripts/bench-orders.sh   # pin wrk to CPU 1 (taskset), the server floats
 #   BENCH_PERF=/tmp/prof scripts/bench-orders.sh   # perf record the server during the order run
+#   BENCH_NICE=-10 scripts/bench-orders.sh     # server and wrk at this nice level (root): on a
+#                                              # machine shared with builds, they get the CPU first
 #
 # Besides the rates it prints where the CPU went during the order run (server threads, wrk,
 # everything else on the machine), the group commits per second (one fsync each on SQLite, one
@@ -87,9 +89,13 @@ postgres_ticks() {
     done | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
-PIN=()
+NICE=()
+if [ -n "${BENCH_NICE:-}" ]; then
+    NICE=(nice -n "$BENCH_NICE")
+fi
+PIN=("${NICE[@]}")
 if [ -n "$WRK_CPUS" ]; then
-    PIN=(taskset -c "$WRK_CPUS")
+    PIN+=(taskset -c "$WRK_CPUS")
 fi
 
 # bench <label> <database>
@@ -110,7 +116,7 @@ TOML
         sed -n 's/^api key (shown once): //p' "$WORK/out" >>"$WORK/keys"
         sed -n 's/.*(id \([0-9]*\)).*/\1/p' "$WORK/out" >>"$WORK/ids"
     done
-    RUST_LOG=${BENCH_RUST_LOG:-warn} "$BIN" --database "$db" serve --config "$WORK/serve.toml" >"$WORK/server.log" 2>&1 &
+    RUST_LOG=${BENCH_RUST_LOG:-warn} "${NICE[@]}" "$BIN" --database "$db" serve --config "$WORK/serve.toml" >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
     for _ in $(seq 1 200); do
         curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
@@ -228,7 +234,7 @@ LUA
         "[$(join -a1 -e0 -o0,1.2,2.2 "$WORK/threads.before" "$WORK/threads.after" \
             | awk -v s="$secs" -v hz="$HZ" '{d = $3 - $2; if (d > 0) printf "%s%s %.0f", sep, $1, 100 * d / hz / s; sep = ", "}')]," \
         "wrk $(awk -v t="$wrk_ticks" -v s="$secs" -v hz="$HZ" 'BEGIN {printf "%.0f", 100 * t / hz / s}')" \
-        "(pinned to CPU ${WRK_CPUS:-none}), postgres $(awk -v t=$((pg1 - pg0)) -v s="$secs" -v hz="$HZ" 'BEGIN {printf "%.0f", 100 * t / hz / s}')," \
+        "(pinned to CPU ${WRK_CPUS:-none}; nice ${BENCH_NICE:-0}), postgres $(awk -v t=$((pg1 - pg0)) -v s="$secs" -v hz="$HZ" 'BEGIN {printf "%.0f", 100 * t / hz / s}')," \
         "rest of the machine $(awk -v m=$((machine1 - machine0)) -v sv=$((server1 - server0)) -v w="$wrk_ticks" -v pg=$((pg1 - pg0)) -v s="$secs" -v hz="$HZ" \
             'BEGIN {r = m - sv - w - pg; if (r < 0) r = 0; printf "%.0f", 100 * r / hz / s}')"
     echo "$label: CPU per order: server $(awk -v t=$((server1 - server0)) -v o="$orders" -v hz="$HZ" 'BEGIN {printf "%.0f", 1e6 * t / hz / o}') us" \
