@@ -241,9 +241,15 @@ LUA
         "[$(join -a1 -e0 -o0,1.2,2.2 "$WORK/threads.before" "$WORK/threads.after" \
             | awk -v o="$orders" -v hz="$HZ" '{d = $3 - $2; if (d > 0) printf "%s%s %.0f", sep, $1, 1e6 * d / hz / o; sep = ", "}')]," \
         "wrk $(awk -v t="$wrk_ticks" -v o="$orders" -v hz="$HZ" 'BEGIN {printf "%.0f", 1e6 * t / hz / o}') us"
+    # Commits slower than 10 ms and 20 ms during the run, from the histogram's cumulative buckets.
+    local slow
+    slow=$(for le in 0.01 0.02; do
+        awk -v le="$le" 'index($1, "sunmesh_trading_commit_seconds_bucket{le=\"" le "\"}") == 1 {print $2}' "$WORK/metrics.before" "$WORK/metrics.after" \
+            | awk -v le="$le" -v g="$groups" 'NR == 1 {a = $1} NR == 2 {n = g - ($1 - a); printf "%s %.1f%% of commits over %.0f ms", (le == "0.01" ? "" : ","), g ? 100 * n / g : 0, le * 1000}'
+    done)
     echo "$label: group commits: $(awk -v g="$groups" -v s="$secs" 'BEGIN {printf "%.0f", g / s}')/s" \
         "(each one fsync/COMMIT), $(awk -v c="$commands" -v g="$groups" 'BEGIN {printf "%.1f", g ? c / g : 0}') commands per group," \
-        "commit $(awk -v c="$commit_s" -v g="$groups" 'BEGIN {printf "%.2f", g ? 1000 * c / g : 0}') ms mean;" \
+        "commit $(awk -v c="$commit_s" -v g="$groups" 'BEGIN {printf "%.2f", g ? 1000 * c / g : 0}') ms mean,$slow;" \
         "$label wrote $(awk -v b=$((io1 - io0)) -v o="$orders" 'BEGIN {printf "%.0f", o ? b / o : 0}') bytes per order to disk" \
         "($(awk -v b=$((io1 - io0)) -v s="$secs" 'BEGIN {printf "%.1f", b / s / 1e6}') MB/s; WAL file $wal_mb)"
     echo "$label: engine after the run: $engine"
