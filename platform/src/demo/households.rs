@@ -1,0 +1,172 @@
+//! Bringing the neighbourhood to life: each household gets an account with its own API key and
+//! a registered device (its public key, nameplate, location, zone) in the platform's store,
+//! then a `meter-agent` simulator serving its inverter over Modbus TCP on loopback and a real
+//! meter agent polling it, signing readings and shipping them over MQTT to the platform's
+//! embedded broker, all on the demo's simulated clock.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use meter_agent::agent::{Clock, SourceTask};
+use meter_agent::simulator::{self, SimConfig};
+use meter_agent::source::SunSpecSource;
+use meter_agent::spool::{Spool, SpoolLimits};
+use meter_agent::uplink::mqtt::MqttUplink;
+use meter_agent::uplink::Backoff;
+use reading::SigningKey;
+
+use super::neighbourhood::Household;
+use crate::error::{PlatformError, Result};
+use crate::registry::{
+    AccountName, ApiKeySecret, Latitude, Location, Longitude, NameplateW, NewDevice, Role, Zone,
+};
+use crate::store::Store;
+
+/// Lifetime energy on every inverter's counter when the day starts, Wh.
+const INITIAL_ENERGY_WH: u64 = 2_000_000;
+/// Readings shipped per MQTT batch (the agent's default).
+const UPLINK_BATCH: usize = 100;
+/// How long an agent waits for the platform's verdicts before retrying (real time).
+const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Modbus request timeout (real time).
+const DEVICE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A household as registered: its account, key and device.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    pub house: Household,
+    pub account_id: i64,
+    pub api_key: String,
+    pub device_id: String,
+}
+
+fn demo_error(what: &str, e: impl std::fmt::Display) -> PlatformError {
+    PlatformError::Demo(format!("{what}: {e}"))
+}
+
+fn key_of(house: &Household) -> Result<SigningKey> {
+    SigningKey::from_seed(&house.key_seed).map_err(|e| demo_error(&house.name, e))
+}
+
+/// Creates every household's prosumer account (with an API key) and registers its device.
+pub fn register(
+    store: &Store,
+    houses: &[Household],
+    zone: &Zone,
+    now_ms: i64,
+) -> Result<Vec<Registered>> {
+    houses
+        .iter()
+        .map(|house| {
+            let name: AccountName = house.name.parse()?;
+            let secret = ApiKeySecret::generate()?;
+            let (account, _) =
+                store.create_account_with_key(&name, Role::Prosumer, &secret.hash(), now_ms)?;
+            let key = key_of(house)?;
+            let device = store.register_device(
+                &NewDevice {
+                    public_key: key.public_key(),
+                    owner: name,
+                    nameplate: NameplateW::new(house.site.nameplate_w)?,
+                    location: Location {
+                        latitude: Latitude::from_degrees(house.site.latitude)?,
+                        longitude: Longitude::from_degrees(house.site.longitude)?,
+                    },
+                    zone: zone.clone(),
+                },
+                now_ms,
+            )?;
+            Ok(Registered {
+                house: house.clone(),
+                account_id: account.id.0,
+                api_key: secret.expose().to_owned(),
+                device_id: device.id.to_hex(),
+            })
+        })
+        .collect()
+}
+
+/// Where a household's agent keeps its spool.
+pub fn spool_dir(dir: &Path, house: &Household) -> PathBuf {
+    dir.join("households").join(&house.name).join("spool")
+}
+
+/// Starts every household's simulator and agent on the current tokio runtime. `poll_every`
+/// is the agents' real polling period; `clock` the simulated clock all of them share.
+pub async fn start(
+    houses: &[Household],
+    dir: &Path,
+    mqtt_url: &str,
+    poll_every: Duration,
+    clock: Clock,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Result<()> {
+    for house in houses {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| demo_error("a simulator cannot listen on loopback", e))?;
+        let addr: SocketAddr = listener
+            .local_addr()
+            .map_err(|e| demo_error("simulator address", e))?;
+        let config = SimConfig {
+            site: house.site,
+            speed: 1.0,
+            start_ms: 0,
+            initial_energy_wh: INITIAL_ENERGY_WH,
+            load_w: house.load_w,
+            unit: 1,
+            serial: format!("SIM-{}", house.name),
+            panel: Some(house.panel),
+            tamper: house.conduct.tamper(),
+        };
+        let sim_clock = clock.clone();
+        let name = house.name.clone();
+        tasks.spawn(async move {
+            if let Err(e) = simulator::run_with_clock(listener, config, sim_clock).await {
+                tracing::error!(household = %name, error = %e, "simulator stopped");
+            }
+        });
+        let key = key_of(house)?;
+        let url = format!("tcp://{addr}")
+            .parse()
+            .map_err(|e| demo_error("simulator URL", e))?;
+        let spool = Spool::open(&spool_dir(dir, house), SpoolLimits::default())
+            .map_err(|e| demo_error(&house.name, e))?;
+        let uplink = MqttUplink::connect(
+            mqtt_url,
+            key.device_id(),
+            None,
+            None,
+            None,
+            ACK_TIMEOUT,
+            UPLINK_BATCH,
+        )
+        .map_err(|e| demo_error(&house.name, e))?;
+        SourceTask {
+            name: house.name.clone(),
+            source: Box::new(SunSpecSource::new(url, 1, DEVICE_TIMEOUT)),
+            key,
+            spool,
+            uplink: Box::new(uplink),
+            batch_size: UPLINK_BATCH,
+            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
+            every: poll_every,
+        }
+        .spawn(tasks, clock.clone());
+    }
+    Ok(())
+}
+
+/// Readings each household's agent took (its spool's last sequence), read after the agents
+/// stopped.
+pub fn readings_taken(dir: &Path, houses: &[Household]) -> Result<Vec<u64>> {
+    houses
+        .iter()
+        .map(|house| {
+            Spool::open(&spool_dir(dir, house), SpoolLimits::default())
+                .map(|s| s.tip().sequence)
+                .map_err(|e| demo_error(&house.name, e))
+        })
+        .collect()
+}
