@@ -57,6 +57,8 @@ pub struct Trading {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Settled {
     pub slots: u64,
+    /// Ledger transfers the settlement runs posted.
+    pub transfers: u64,
     pub contracted_wh: u64,
     pub delivered_wh: u64,
     pub imbalance_wh: u64,
@@ -191,6 +193,7 @@ pub fn collect(store: &Store, input: Inputs<'_>) -> Result<Summary> {
     let mut settled = Settled::default();
     for r in &rows {
         settled.slots += 1;
+        settled.transfers += r.row.transfer_ids.len() as u64;
         settled.contracted_wh += r.row.contracted_wh;
         settled.delivered_wh += r.row.delivered_wh;
         settled.imbalance_wh += r.row.imbalance_wh;
@@ -340,8 +343,9 @@ pub fn render(s: &Summary, conducts: &[(String, Conduct)]) -> String {
     );
     let _ = writeln!(
         t,
-        "Settlement     slots settled {}, contracted {}, delivered {}, imbalance {} costing {}",
+        "Settlement     slots settled {} ({} transfers), contracted {}, delivered {}, imbalance {} costing {}",
         st.slots,
+        st.transfers,
         kwh(i64::try_from(st.contracted_wh).unwrap_or(i64::MAX)),
         kwh(i64::try_from(st.delivered_wh).unwrap_or(i64::MAX)),
         kwh(i64::try_from(st.imbalance_wh).unwrap_or(i64::MAX)),
