@@ -127,6 +127,10 @@ pub enum PlatformError {
     AmountTooLarge { what: &'static str, value: String },
     #[error("log signing key {path}: {reason}")]
     LogKey { path: String, reason: String },
+    #[error("the exchange did not take the command: {0}")]
+    Exchange(#[from] crate::trading::engine_host::HostError),
+    #[error("a background task stopped before finishing: {0}")]
+    TaskFailed(String),
     #[error(
         "row {key} of table {table} cannot be read: {reason}; was the database edited by hand?"
     )]

@@ -9,8 +9,11 @@ use actix_web::HttpServer;
 use crate::api::{self, AppState};
 use crate::config::ServeConfig;
 use crate::error::{PlatformError, Result};
-use crate::settle::{ScheduleConfig, SettleConfig, Settlement};
+use crate::settle::{Feeder, ScheduleConfig, SettleConfig, Settlement};
 use crate::store::Store;
+use crate::trading::funds::sync_funds;
+use crate::trading::EngineHost;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a shutdown waits for in-flight requests.
@@ -66,6 +69,15 @@ pub async fn start_with(config: &ServeConfig, tuning: Tuning) -> Result<Running>
     let store = actix_web::web::block(move || Store::open(&database))
         .await
         .map_err(|e| PlatformError::Config(format!("cannot open the store: {e}")))??;
+    let seeding = store.clone();
+    let seeded = actix_web::web::block(move || {
+        crate::settle::commands::seed_example_factors(&seeding, crate::clock::now_ms())
+    })
+    .await
+    .map_err(|e| PlatformError::TaskFailed(e.to_string()))??;
+    if let Some(rows) = seeded {
+        tracing::info!(rows, "no emission factors yet: loaded the bundled example table (replace it with `sunmesh factors import FILE`)");
+    }
     let settings = &config.settlement;
     let signer =
         crate::settle::keys::load_or_create_log_key(&settings.log_key, &settings.log_origin)?;
@@ -78,7 +90,7 @@ pub async fn start_with(config: &ServeConfig, tuning: Tuning) -> Result<Running>
             .map_err(|e| PlatformError::Config(format!("cannot start the exchange: {e}")))??;
     let state = AppState::new(store, config.api)?
         .with_settlement(settlement)
-        .with_trading(host);
+        .with_trading(host.clone());
     let listener = TcpListener::bind(config.listen)
         .map_err(|e| PlatformError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
     let addr = listener.local_addr()?;
@@ -95,11 +107,12 @@ pub async fn start_with(config: &ServeConfig, tuning: Tuning) -> Result<Running>
         .disable_signals()
         .listen(listener)?
         .run();
-    spawn_settlement_scheduler(
+    let feeder = Feeder::new(
         state.settlement.clone(),
-        tuning.settle_every,
-        tuning.schedule,
+        state.ingest.config().verify,
+        host.zones.names().to_vec(),
     );
+    spawn_settlement_scheduler(feeder, host.clone(), tuning.settle_every, tuning.schedule);
     Ok(Running {
         addr,
         handle: server.handle(),
@@ -150,29 +163,44 @@ pub async fn shutdown_signal() -> &'static str {
     }
 }
 
-/// Settles every slot whose delivery and late-reading window have passed, once per tick. A
-/// failed tick is logged and retried at the next: runs are idempotent, so nothing is doubled.
-fn spawn_settlement_scheduler(settlement: Settlement, every: Duration, schedule: ScheduleConfig) {
+/// Every tick: records the inputs of slots that became due, settles them, then brings the
+/// exchange's buying power up to date with the ledger. A failed tick is logged and retried at
+/// the next: feeding skips what was recorded and runs are idempotent, so nothing is doubled.
+fn spawn_settlement_scheduler(
+    feeder: Feeder,
+    host: Arc<EngineHost>,
+    every: Duration,
+    schedule: ScheduleConfig,
+) {
+    let feeder = Arc::new(feeder);
     actix_web::rt::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let s = settlement.clone();
+            let f = feeder.clone();
             let outcome =
-                actix_web::web::block(move || s.settle_due(crate::clock::now_ms(), &schedule))
-                    .await;
+                actix_web::web::block(move || f.tick(crate::clock::now_ms(), &schedule)).await;
             match outcome {
-                Ok(Ok(done)) if !done.is_empty() => {
-                    tracing::info!(slots = done.len(), "settled delivered slots");
+                Ok(Ok(report)) => {
+                    if !report.runs.is_empty() {
+                        tracing::info!(
+                            slots = report.runs.len(),
+                            trades = report.trades_recorded.iter().map(|t| t.2).sum::<usize>(),
+                            outliers = report.outliers.iter().map(|o| o.2).sum::<usize>(),
+                            "settled delivered slots"
+                        );
+                    }
                 }
-                Ok(Ok(_)) => {}
                 Ok(Err(error)) => {
                     tracing::error!(%error, "settlement tick failed; retrying next tick")
                 }
                 Err(error) => {
                     tracing::error!(%error, "settlement tick panicked; retrying next tick")
                 }
+            }
+            if let Err(error) = sync_funds(feeder.store(), &host).await {
+                tracing::error!(%error, "cannot sync trading funds with the ledger; retrying next tick");
             }
         }
     });

@@ -156,6 +156,7 @@ impl From<PlatformError> for ApiError {
             E::DeviceNotFound { .. } | E::AccountNotFound { .. } | E::KeyNotFound { .. } => {
                 Self::not_found(message)
             }
+            E::Exchange(e) => crate::trading::orders::host_error(e),
             E::Pool(_) => Self::unavailable(
                 "the database is busy or unreachable; retry in a moment (see GET /readyz)",
             ),

@@ -49,6 +49,8 @@ const ORDER_LEAD_MS: i64 = 3 * 3_600_000;
 const FUNDS_MICRO: i64 = 1_000_000_000;
 /// Micro-units per kWh around which households price.
 const REFERENCE_PRICE: i64 = 250_000;
+/// How long (real time) the summary waits for the scheduler to settle the day's last slot.
+const LAST_SLOT_WAIT: Duration = Duration::from_secs(60);
 /// The demo database's file name inside the demo directory.
 const DATABASE_FILE: &str = "sunmesh-demo.db";
 
@@ -259,13 +261,24 @@ impl Day {
         neighbourhood.shutdown_background();
         let stats = outcome?;
 
-        // Everything due by now is settled before the summary, whatever the scheduler managed.
-        let settlement = state.settlement.clone();
-        let schedule = self.tuning.schedule;
-        let final_now = clock::now_ms();
-        actix_web::web::block(move || settlement.settle_due(final_now, &schedule))
-            .await
-            .map_err(|e| PlatformError::Demo(format!("final settlement: {e}")))??;
+        // The scheduler settles the day's last slot (and mints the day's rewards) once its
+        // late readings are in; the summary waits for that, within reason.
+        let last_slot = self.day_start_ms + DAY_MS - self.tuning.schedule.slot_len_ms;
+        let settled_by = Instant::now() + LAST_SLOT_WAIT;
+        loop {
+            let s = store.clone();
+            let done = actix_web::web::block(move || s.settled_slots(ZONE, &[last_slot]))
+                .await
+                .map_err(|e| PlatformError::Demo(format!("waiting for settlement: {e}")))??;
+            if !done.is_empty() {
+                break;
+            }
+            if Instant::now() >= settled_by {
+                tracing::warn!("the day's last slot is not settled yet; summarising what is");
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
 
         let taken = households::readings_taken(&self.dir, &houses)?;
         let date = self.config.date.to_string();

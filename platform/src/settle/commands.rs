@@ -270,3 +270,16 @@ pub fn run_factors(
     }
     Ok(())
 }
+
+/// Loads the bundled example emission factors when the table is empty, so a fresh
+/// installation can mint carbon credits for the zones it covers; returns how many rows were
+/// loaded (None: the operator's table is there and is left alone).
+pub fn seed_example_factors(store: &Store, now_ms: i64) -> Result<Option<usize>> {
+    if !store.emission_factors()?.is_empty() {
+        return Ok(None);
+    }
+    let table = FactorTable::from_csv(EXAMPLE_FACTORS).map_err(PlatformError::core(
+        "reading the bundled example emission factors",
+    ))?;
+    Ok(Some(store.replace_emission_factors(&table, now_ms)?))
+}

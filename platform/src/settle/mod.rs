@@ -10,6 +10,7 @@
 mod book;
 pub mod chart;
 pub mod commands;
+pub mod feed;
 mod inputs;
 pub mod keys;
 pub mod report;
@@ -18,6 +19,7 @@ mod schedule;
 mod service;
 pub mod verify;
 
+pub use feed::{Feeder, TickReport};
 pub use inputs::{MeteredSource, TradeSource};
 pub use schedule::{due_slots, ScheduleConfig, MAX_DUE_SLOTS};
 pub use service::{EpochOutcome, RunOutcome, SettleConfig, Settlement};

@@ -502,8 +502,14 @@ impl Settlement {
                 if settled.binary_search(&slot).is_ok() {
                     continue;
                 }
-                let outcome = self.run_slot(zone, slot, now_ms, 1)?;
-                done.push((zone.to_owned(), slot, outcome));
+                // One slot that cannot settle (a missing emission factor, a payer short of
+                // escrow) must not hold up the others; it is retried at the next tick.
+                match self.run_slot(zone, slot, now_ms, 1) {
+                    Ok(outcome) => done.push((zone.to_owned(), slot, outcome)),
+                    Err(error) => {
+                        tracing::error!(%error, zone, slot, "slot not settled; retrying next tick")
+                    }
+                }
             }
         }
         // An epoch's last slot is due `late_reading_ms` after the epoch ends.

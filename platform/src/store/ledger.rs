@@ -506,3 +506,51 @@ impl Store {
         }))
     }
 }
+
+impl Store {
+    /// Up to `limit` currency transfers after row `after_seq`, in applied order, with the
+    /// amount of the pending transfer each post/void resolves. Settlement writes one run at a
+    /// time (a process-wide lock, plus an advisory lock on PostgreSQL), so rows commit in
+    /// `seq` order and a reader never skips a row that commits later with a smaller `seq`.
+    pub fn currency_transfers_after(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<(
+        Vec<StoredTransfer>,
+        std::collections::HashMap<TransferId, u128>,
+    )> {
+        let mut conn = self.connection()?;
+        let transfers: Vec<StoredTransfer> = ledger_transfers::table
+            .filter(ledger_transfers::seq.gt(after_seq))
+            .order(ledger_transfers::seq)
+            .limit(limit)
+            .select(TransferRow::as_select())
+            .load(&mut conn)?
+            .into_iter()
+            .map(TransferRow::into_stored)
+            .collect::<Result<_>>()?;
+        let resolved: Vec<String> = transfers
+            .iter()
+            .filter_map(|t| match t.transfer.kind {
+                TransferKind::PostPending { pending_id }
+                | TransferKind::VoidPending { pending_id } => Some(pending_id.to_hex()),
+                _ => None,
+            })
+            .collect();
+        let mut pending = std::collections::HashMap::new();
+        for chunk in resolved.chunks(MAX_BINDS) {
+            let rows: Vec<(String, i64)> = ledger_transfers::table
+                .filter(ledger_transfers::kind.eq("pending"))
+                .filter(ledger_transfers::id.eq_any(chunk))
+                .select((ledger_transfers::id, ledger_transfers::amount))
+                .load(&mut conn)?;
+            for (id, amount) in rows {
+                if let (Some(id), Ok(amount)) = (parse_transfer_id(&id), u128::try_from(amount)) {
+                    pending.insert(id, amount);
+                }
+            }
+        }
+        Ok((transfers, pending))
+    }
+}

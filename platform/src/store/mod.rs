@@ -26,6 +26,7 @@ mod reading_review;
 pub mod readings;
 pub mod schema;
 pub(crate) mod settlement;
+mod settlement_feed;
 mod tallies;
 mod trading;
 

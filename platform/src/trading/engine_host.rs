@@ -53,9 +53,11 @@ pub enum Request {
         price: i64,
         qty: u64,
     },
-    Deposit {
-        account: i64,
-        amount_micro: i64,
+    /// The settlement ledger's effects on available currency up to its transfer row
+    /// `through` (see `super::funds::sync_funds`); ignored when not newer than the last.
+    LedgerSync {
+        through: i64,
+        deltas: Vec<(u64, i128)>,
     },
 }
 
@@ -68,8 +70,6 @@ pub struct Reply {
     pub result: Option<OrderResult>,
     /// For cancel/modify: the order after the change.
     pub order: Option<OrderView>,
-    /// For a deposit: the account's balance after it.
-    pub balance_micro: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -484,12 +484,9 @@ impl Writer {
                     capacity_wh,
                 }
             }
-            Some(Request::Deposit {
-                account,
-                amount_micro,
-            }) => JournalCommand::Deposit {
-                account: *account as u64,
-                amount_micro: i128::from(*amount_micro),
+            Some(Request::LedgerSync { through, deltas }) => JournalCommand::LedgerSync {
+                through: *through,
+                deltas: deltas.clone(),
             },
         };
         let events = ledger.apply(seq, &command)?;
@@ -498,7 +495,6 @@ impl Writer {
             events: Vec::new(),
             result: None,
             order: None,
-            balance_micro: None,
         };
         let mut command_trades = Vec::new();
         let mut subject = None;
@@ -639,10 +635,9 @@ impl Writer {
                     .and_then(|id| work.touched.get(&id))
                     .map(OrderView::from);
             }
-            Some(Request::Deposit { account, .. }) => {
-                work.accounts.insert(*account as u64);
-                reply.balance_micro =
-                    Some(i64::try_from(ledger.funds(*account as u64)).unwrap_or(i64::MAX));
+            Some(Request::LedgerSync { deltas, .. }) => {
+                work.accounts
+                    .extend(deltas.iter().map(|(account, _)| *account));
             }
             None => {}
         }

@@ -9,6 +9,7 @@ use exchange::{
     AccountId, Command, Engine, Event, MarketConfig, Micros, PreTrade, SlotId, Snapshot, Wh, ZoneId,
 };
 use serde::{Deserialize, Serialize};
+use settlement::allocation::escrow_amount;
 
 use super::market::Zones;
 use crate::error::{PlatformError, Result};
@@ -39,8 +40,14 @@ pub enum JournalCommand {
         /// `sell_capacity_wh` for a sell (None: no installation), None for buys.
         capacity_wh: Option<u64>,
     },
-    /// Money added to an account (admin deposit; settlement replaces this later).
-    Deposit { account: u64, amount_micro: i128 },
+    /// What the settlement ledger did to accounts' available currency since the last sync:
+    /// the effects of its transfer rows with `seq <= through` not synced before (see
+    /// `super::funds`). Deposits, settled sales, refunds of undelivered escrow and imbalance
+    /// charges all arrive this way.
+    LedgerSync {
+        through: i64,
+        deltas: Vec<(u64, i128)>,
+    },
 }
 
 /// Pre-trade limits as recorded in the journal.
@@ -66,6 +73,9 @@ pub struct LedgerSnapshot {
     pub engine: Snapshot,
     pub zones: Vec<String>,
     pub balances: Vec<(u64, i128)>,
+    /// The last settlement ledger transfer row reflected in `balances`.
+    #[serde(default)]
+    pub ledger_through: i64,
 }
 
 /// The engine and the per-account money it checks buys against.
@@ -73,10 +83,15 @@ pub struct LedgerSnapshot {
 pub struct Ledger {
     pub engine: Engine,
     pub zones: Zones,
-    /// Deposits + sales − purchases per account (escrow not subtracted: the engine holds it).
+    /// Per account, the settlement ledger's available currency (posted balance minus pending
+    /// debits) as of `ledger_through`, minus what trades since then committed the account to
+    /// pay (the escrow settlement will take for them). The engine's own order escrow is not
+    /// subtracted: the engine holds it.
     pub balances: BTreeMap<u64, i128>,
     /// The last journal entry applied.
     pub seq: u64,
+    /// The last settlement ledger transfer row (`ledger_transfers.seq`) synced in.
+    pub ledger_through: i64,
 }
 
 impl Ledger {
@@ -88,6 +103,7 @@ impl Ledger {
             zones: Zones::new(zones),
             balances: BTreeMap::new(),
             seq: 0,
+            ledger_through: 0,
         })
     }
 
@@ -102,6 +118,7 @@ impl Ledger {
             zones: Zones::new(snapshot.zones.clone()),
             balances: snapshot.balances.iter().copied().collect(),
             seq: snapshot.seq,
+            ledger_through: snapshot.ledger_through,
         })
     }
 
@@ -111,6 +128,7 @@ impl Ledger {
             engine: self.engine.snapshot(),
             zones: self.zones.names().to_vec(),
             balances: self.balances.iter().map(|(a, b)| (*a, *b)).collect(),
+            ledger_through: self.ledger_through,
         }
     }
 
@@ -118,8 +136,10 @@ impl Ledger {
         self.balances.get(&account).copied().unwrap_or(0)
     }
 
-    /// Applies one command (its limits included) and returns its events. Trades move money
-    /// from buyer to seller at once; settlement will book them properly later.
+    /// Applies one command (its limits included) and returns its events. A trade takes from
+    /// its payer (the buyer; the seller at a negative price) exactly the escrow settlement
+    /// will hold for it; the payee is credited only when settlement posts the delivered part
+    /// (a later `LedgerSync`), so nobody spends money for energy not yet delivered.
     pub fn apply(&mut self, seq: u64, command: &JournalCommand) -> Result<Vec<Event>> {
         self.seq = seq;
         match command {
@@ -140,19 +160,27 @@ impl Ledger {
                 let events = self.engine.execute(command, &checks);
                 for event in &events {
                     if let Event::Trade(t) = event {
-                        let (buyer, _) = t.buyer();
-                        let (seller, _) = t.seller();
-                        *self.balances.entry(buyer.0).or_insert(0) -= t.value.0;
-                        *self.balances.entry(seller.0).or_insert(0) += t.value.0;
+                        let payer = if t.price.0 >= 0 {
+                            t.buyer().0
+                        } else {
+                            t.seller().0
+                        };
+                        let escrow = escrow_amount(t.qty.0, t.price.0);
+                        // An escrow is at most |price| × qty / 1000 < 2^127.
+                        let escrow = i128::try_from(escrow).unwrap_or(i128::MAX);
+                        *self.balances.entry(payer.0).or_insert(0) -= escrow;
                     }
                 }
                 Ok(events)
             }
-            JournalCommand::Deposit {
-                account,
-                amount_micro,
-            } => {
-                *self.balances.entry(*account).or_insert(0) += amount_micro;
+            JournalCommand::LedgerSync { through, deltas } => {
+                // A sync that is not newer than the last one was already applied.
+                if *through > self.ledger_through {
+                    for (account, delta) in deltas {
+                        *self.balances.entry(*account).or_insert(0) += delta;
+                    }
+                    self.ledger_through = *through;
+                }
                 Ok(Vec::new())
             }
         }

@@ -6,6 +6,7 @@
 //! the database does not have.
 
 pub mod engine_host;
+pub mod funds;
 pub mod journal;
 pub mod market;
 pub mod market_data;

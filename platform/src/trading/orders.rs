@@ -14,6 +14,7 @@ use super::views::{
 use crate::api::auth::Caller;
 use crate::api::error::{ApiError, ErrorBody};
 use crate::api::AppState;
+use crate::clock;
 use crate::registry::{AccountId, Role};
 use crate::store::{OrderFilter, OrderRow};
 
@@ -423,12 +424,13 @@ pub fn balance_of(host: &EngineHost, account: i64) -> Result<BalanceView, ApiErr
     })
 }
 
-/// Adds money to an account's trading balance (admin only; journaled like every command).
-/// Settlement's ledger will replace these balances.
+/// Adds money to an account: a deposit transfer in the settlement ledger (issuance → the
+/// account's currency), then the exchange's buying power is synced from the ledger, so the
+/// answer already shows it. Admin only.
 #[utoipa::path(post, path = "/v1/admin/deposits", tag = "admin", request_body = DepositBody,
     security(("api_key" = [])),
     responses(
-        (status = 201, description = "deposited; the account's balance now", body = BalanceView),
+        (status = 201, description = "deposited; the account's trading balance now", body = BalanceView),
         (status = 400, description = "malformed body or amount out of range", body = ErrorBody),
         (status = 401, description = "missing or invalid key", body = ErrorBody),
         (status = 403, description = "admins only", body = ErrorBody),
@@ -463,13 +465,35 @@ pub async fn deposit(
             "the balance would exceed what the platform can hold",
         ));
     }
-    host.execute(Request::Deposit {
-        account: id,
-        amount_micro: body.amount_micro,
+    let transfer_id = random_transfer_id()?;
+    let settlement = state.settlement.clone();
+    let amount = body.amount_micro as u128;
+    web::block(move || {
+        settlement.deposit(
+            &[(
+                settlement::ledger::AccountId(id as u64),
+                settlement::ledger::LedgerId::Currency,
+                amount,
+                transfer_id,
+            )],
+            clock::now_ms(),
+        )
     })
-    .await
-    .map_err(host_error)?;
+    .await??;
+    // The deposit is durable in the ledger now; if this sync fails, the next one (every
+    // settlement tick, every deposit) carries it.
+    super::funds::sync_funds(&state.store, host).await?;
     Ok(HttpResponse::Created().json(balance_of(host, id)?))
+}
+
+/// A fresh 128-bit transfer id from the system's random source.
+fn random_transfer_id() -> Result<settlement::ledger::TransferId, ApiError> {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::internal("the system random source failed"))?;
+    Ok(settlement::ledger::TransferId(u128::from_be_bytes(bytes)))
 }
 
 /// The engine's state hash and journal position (operators compare it with

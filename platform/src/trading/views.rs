@@ -210,7 +210,8 @@ pub struct OrderResult {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct BalanceView {
     pub account_id: i64,
-    /// Deposits + sales − purchases (settlement's ledger will replace this).
+    /// The settlement ledger's available currency, minus the escrow of trades settlement has
+    /// not recorded yet.
     pub available_micro: i64,
     /// Held by resting buy orders.
     pub escrow_micro: i64,

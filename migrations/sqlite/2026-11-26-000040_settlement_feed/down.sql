@@ -1,0 +1,2 @@
+DROP INDEX readings_device_time;
+DROP INDEX verified_energy_slot;

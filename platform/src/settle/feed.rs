@@ -1,0 +1,161 @@
+//! Feeds settlement from the live installation: once a slot is due (delivery over, late
+//! readings window closed) its trades leave the exchange's tables for `settlement_trades`
+//! (with each payer's escrow, `Settlement::record_trades`), rule 7 (neighbourhood outliers)
+//! runs over its verified energy, and each participant's energy and data-quality counts go
+//! to `slot_energy`; then `Settlement::settle_due` settles it.
+//!
+//! Inputs are recorded once per slot and never rewritten here: a slot whose trades or energy
+//! were recorded is skipped, so a tick that is repeated (or a restart) changes nothing. Late
+//! corrections go through versioned reconciliation runs, not through this feed.
+//!
+//! Runs on one instance at a time (the `serve` scheduler): rule 7 flags readings and must
+//! see a slot once.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+
+use settlement::allocation::TradeInput;
+use settlement::ledger::AccountId;
+use settlement::verify::VerifyConfig;
+
+use super::schedule::{due_slots, ScheduleConfig};
+use super::service::{RunOutcome, Settlement};
+use crate::error::{PlatformError, Result};
+use crate::store::{Store, TradeRow};
+
+/// What one tick did.
+#[derive(Debug, Default)]
+pub struct TickReport {
+    /// (zone, slot, trades recorded) for each slot whose trades were recorded.
+    pub trades_recorded: Vec<(String, i64, usize)>,
+    /// (zone, slot, participants) for each slot whose energy was recorded.
+    pub energy_recorded: Vec<(String, i64, usize)>,
+    /// Devices rule 7 found producing far above their neighbours (their readings are now
+    /// flagged), per (zone, slot).
+    pub outliers: Vec<(String, i64, usize)>,
+    pub runs: Vec<(String, i64, RunOutcome)>,
+    /// Slots that could not be fed; retried next tick.
+    pub failures: Vec<(String, i64, String)>,
+}
+
+/// The feed and the settlement it drives; one per installation.
+pub struct Feeder {
+    settlement: Settlement,
+    verify: VerifyConfig,
+    market_zones: Vec<String>,
+    /// Slots up to here were fed (or found settled) by this process.
+    fed_through: Mutex<Option<i64>>,
+}
+
+fn trade_input(row: &TradeRow) -> Result<TradeInput> {
+    let corrupt = |what: &str| PlatformError::CorruptRow {
+        table: "trading_trades",
+        key: row.trade_id.to_string(),
+        reason: format!("{what} is negative"),
+    };
+    Ok(TradeInput {
+        trade_id: u64::try_from(row.trade_id).map_err(|_| corrupt("the trade id"))?,
+        seller: AccountId(u64::try_from(row.seller_account).map_err(|_| corrupt("the seller"))?),
+        buyer: AccountId(u64::try_from(row.buyer_account).map_err(|_| corrupt("the buyer"))?),
+        qty_wh: u64::try_from(row.qty_wh).map_err(|_| corrupt("the quantity"))?,
+        price_micro_per_kwh: row.price_micro_per_kwh,
+    })
+}
+
+impl Feeder {
+    /// `market_zones`: the exchange's zones (device zones are added from the store).
+    pub fn new(settlement: Settlement, verify: VerifyConfig, market_zones: Vec<String>) -> Self {
+        Self {
+            settlement,
+            verify,
+            market_zones,
+            fed_through: Mutex::new(None),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        self.settlement.store()
+    }
+
+    /// Feeds every due slot not fed yet, then settles what is due. A slot that fails to feed
+    /// is reported and retried at the next tick; the others go on.
+    pub fn tick(&self, now_ms: i64, schedule: &ScheduleConfig) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        let due = due_slots(now_ms, schedule);
+        let fed_through = *self.fed_through.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh: Vec<i64> = due
+            .iter()
+            .copied()
+            .filter(|s| fed_through.is_none_or(|f| *s > f))
+            .collect();
+        let mut zones: BTreeSet<String> = self.market_zones.iter().cloned().collect();
+        zones.extend(self.store().device_zones()?);
+        let mut retry_from: Option<i64> = None;
+        for zone in &zones {
+            let settled = self.store().settled_slots(zone, &fresh)?;
+            for &slot in &fresh {
+                if settled.binary_search(&slot).is_ok() {
+                    continue;
+                }
+                if let Err(error) =
+                    self.feed_slot(zone, slot, schedule.slot_len_ms, now_ms, &mut report)
+                {
+                    tracing::error!(%error, zone, slot, "cannot record the slot's settlement inputs; retrying next tick");
+                    report
+                        .failures
+                        .push((zone.clone(), slot, error.to_string()));
+                    retry_from = Some(retry_from.map_or(slot, |r| r.min(slot)));
+                }
+            }
+        }
+        if let Some(&last) = fresh.last() {
+            let through = retry_from.map_or(last, |r| r - schedule.slot_len_ms);
+            *self.fed_through.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
+        }
+        report.runs = self.settlement.settle_due(now_ms, schedule)?;
+        Ok(report)
+    }
+
+    /// Records one slot's trades (with escrows) and then, unless that failed, its energy.
+    fn feed_slot(
+        &self,
+        zone: &str,
+        slot: i64,
+        slot_len_ms: i64,
+        now_ms: i64,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let store = self.store();
+        if !store.has_recorded_trades(zone, slot)? {
+            let trades = store
+                .trading_trades_in_slot(zone, slot, None)?
+                .iter()
+                .map(trade_input)
+                .collect::<Result<Vec<_>>>()?;
+            if !trades.is_empty() {
+                self.settlement.record_trades(zone, slot, &trades, now_ms)?;
+                report
+                    .trades_recorded
+                    .push((zone.to_owned(), slot, trades.len()));
+            }
+        }
+        if !store.has_slot_energy(zone, slot)? {
+            let flagged = store
+                .flag_neighbourhood_outliers(zone, slot, &self.verify, slot_len_ms)?
+                .iter()
+                .filter(|o| o.direction == settlement::verify::Direction::High)
+                .count();
+            if flagged > 0 {
+                report.outliers.push((zone.to_owned(), slot, flagged));
+            }
+            let meters = store.metered_inputs(zone, slot, slot_len_ms)?;
+            if !meters.is_empty() {
+                store.put_slot_energy(zone, slot, &meters)?;
+                report
+                    .energy_recorded
+                    .push((zone.to_owned(), slot, meters.len()));
+            }
+        }
+        Ok(())
+    }
+}
