@@ -92,23 +92,24 @@ pub fn spool_dir(dir: &Path, house: &Household) -> PathBuf {
     dir.join("households").join(&house.name).join("spool")
 }
 
-/// Starts every household's simulator and agent on the current tokio runtime. `poll_every`
-/// is the agents' real polling period; `clock` the simulated clock all of them share.
-pub async fn start(
+/// Starts every household's simulator on the current tokio runtime and returns their Modbus
+/// addresses, in household order. Simulators never block, so they answer the moment they are
+/// asked, which is what keeps readings' timestamps and energies consistent on a fast clock.
+pub async fn start_simulators(
     houses: &[Household],
-    dir: &Path,
-    mqtt_url: &str,
-    poll_every: Duration,
     clock: Clock,
     tasks: &mut tokio::task::JoinSet<()>,
-) -> Result<()> {
+) -> Result<Vec<SocketAddr>> {
+    let mut addrs = Vec::with_capacity(houses.len());
     for house in houses {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| demo_error("a simulator cannot listen on loopback", e))?;
-        let addr: SocketAddr = listener
-            .local_addr()
-            .map_err(|e| demo_error("simulator address", e))?;
+        addrs.push(
+            listener
+                .local_addr()
+                .map_err(|e| demo_error("simulator address", e))?,
+        );
         let config = SimConfig {
             site: house.site,
             speed: 1.0,
@@ -127,35 +128,117 @@ pub async fn start(
                 tracing::error!(household = %name, error = %e, "simulator stopped");
             }
         });
-        let key = key_of(house)?;
-        let url = format!("tcp://{addr}")
-            .parse()
-            .map_err(|e| demo_error("simulator URL", e))?;
-        let spool = Spool::open(&spool_dir(dir, house), SpoolLimits::default())
-            .map_err(|e| demo_error(&house.name, e))?;
-        let uplink = MqttUplink::connect(
-            mqtt_url,
-            key.device_id(),
-            None,
-            None,
-            None,
-            ACK_TIMEOUT,
-            UPLINK_BATCH,
-        )
-        .map_err(|e| demo_error(&house.name, e))?;
-        SourceTask {
-            name: house.name.clone(),
-            source: Box::new(SunSpecSource::new(url, 1, DEVICE_TIMEOUT)),
-            key,
-            spool,
-            uplink: Box::new(uplink),
-            batch_size: UPLINK_BATCH,
-            backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
-            every: poll_every,
-        }
-        .spawn(tasks, clock.clone());
     }
-    Ok(())
+    Ok(addrs)
+}
+
+/// What an agent needs besides its household.
+#[derive(Clone)]
+pub struct AgentSetup {
+    pub dir: PathBuf,
+    pub mqtt_url: String,
+    /// Real time between two polls.
+    pub poll_every: Duration,
+    pub clock: Clock,
+}
+
+/// The running agents: one thread each, with its own single-threaded runtime, as on its own
+/// Raspberry Pi (the agent's spool writes are synchronous: agents sharing a runtime would
+/// hold each other up).
+pub struct Agents {
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl Agents {
+    /// Whether an agent stopped on its own (it failed to start).
+    pub fn any_finished(&self) -> bool {
+        self.threads.iter().any(|t| t.is_finished())
+    }
+
+    /// Stops every agent and waits for it (blocking).
+    pub fn stop(self) -> Result<()> {
+        for stop in self.stops {
+            let _ = stop.send(());
+        }
+        let mut outcome = Ok(());
+        for thread in self.threads {
+            let result = thread
+                .join()
+                .unwrap_or_else(|_| Err(PlatformError::Demo("an agent panicked".into())));
+            if outcome.is_ok() {
+                outcome = result;
+            }
+        }
+        outcome
+    }
+}
+
+/// Starts one meter agent per household, reading the simulator at `addrs[i]`.
+pub fn start_agents(
+    houses: &[Household],
+    addrs: &[SocketAddr],
+    setup: &AgentSetup,
+) -> Result<Agents> {
+    let mut agents = Agents {
+        stops: Vec::new(),
+        threads: Vec::new(),
+    };
+    for (house, addr) in houses.iter().zip(addrs) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (house, addr, setup) = (house.clone(), *addr, setup.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("agent-{}", house.name))
+            .spawn(move || -> Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| demo_error(&house.name, e))?;
+                rt.block_on(async move {
+                    let mut tasks = tokio::task::JoinSet::new();
+                    agent_task(&house, addr, &setup)?.spawn(&mut tasks, setup.clock.clone());
+                    let _ = stopped.await;
+                    tasks.shutdown().await;
+                    Ok(())
+                })
+            })
+            .map_err(|e| demo_error("cannot start an agent thread", e))?;
+        agents.stops.push(stop);
+        agents.threads.push(thread);
+    }
+    Ok(agents)
+}
+
+/// The household's agent, as `meter-agent run` would build it from a config: SunSpec source,
+/// its key, its spool, the MQTT uplink. Must run inside the agent's runtime (the uplink
+/// starts its event loop there).
+fn agent_task(house: &Household, addr: SocketAddr, setup: &AgentSetup) -> Result<SourceTask> {
+    let key = key_of(house)?;
+    let url = format!("tcp://{addr}")
+        .parse()
+        .map_err(|e| demo_error("simulator URL", e))?;
+    let spool = Spool::open(&spool_dir(&setup.dir, house), SpoolLimits::default())
+        .map_err(|e| demo_error(&house.name, e))?;
+    let uplink = MqttUplink::connect(
+        &setup.mqtt_url,
+        key.device_id(),
+        None,
+        None,
+        None,
+        ACK_TIMEOUT,
+        UPLINK_BATCH,
+    )
+    .map_err(|e| demo_error(&house.name, e))?;
+    Ok(SourceTask {
+        name: house.name.clone(),
+        source: Box::new(SunSpecSource::new(url, 1, DEVICE_TIMEOUT)),
+        key,
+        spool,
+        uplink: Box::new(uplink),
+        batch_size: UPLINK_BATCH,
+        backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(2)),
+        every: setup.poll_every,
+    })
 }
 
 /// Readings each household's agent took (its spool's last sequence), read after the agents

@@ -49,6 +49,8 @@ const ORDER_LEAD_MS: i64 = 3 * 3_600_000;
 const FUNDS_MICRO: i64 = 1_000_000_000;
 /// Micro-units per kWh around which households price.
 const REFERENCE_PRICE: i64 = 250_000;
+/// The least real time the late-reading window lasts, however fast the clock.
+const LATE_READINGS_REAL: Duration = Duration::from_millis(1500);
 /// How long (real time) the summary waits for the scheduler to settle the day's last slot.
 const LAST_SLOT_WAIT: Duration = Duration::from_secs(60);
 /// The demo database's file name inside the demo directory.
@@ -179,7 +181,16 @@ pub fn run(config: DemoConfig, out: &mut dyn Write) -> Result<()> {
         market,
         ..ServeConfig::default()
     };
-    let schedule = ScheduleConfig::default();
+    let default_schedule = ScheduleConfig::default();
+    // Late readings get their 30 simulated minutes, but never less than LATE_READINGS_REAL of
+    // real time: on a clock this fast, the real delays of agents, broker and ingest on a busy
+    // machine are simulated minutes, and a slot fed before its readings are in stays short.
+    let schedule = ScheduleConfig {
+        late_reading_ms: default_schedule
+            .late_reading_ms
+            .max((LATE_READINGS_REAL.as_secs_f64() * config.speed * 1000.0) as i64),
+        ..default_schedule
+    };
     // Settle a slot within about half a slot (real time) of its late-reading window closing.
     let settle_every = Duration::from_secs_f64(
         (schedule.slot_len_ms as f64 / config.speed / 2000.0).clamp(0.05, 1.0),
@@ -343,33 +354,6 @@ impl Day {
             .await
             .map_err(|e| PlatformError::Demo(format!("funding: {e}")))??;
 
-        // Setting up took no simulated time; the day starts now.
-        self.sim.start();
-        let sim = self.sim.clone();
-        let agent_clock: meter_agent::agent::Clock = Arc::new(move || sim.now_ms());
-        let poll_every = Duration::from_secs_f64(self.config.poll_s as f64 / self.config.speed);
-        let houses: Vec<_> = registered.iter().map(|r| r.house.clone()).collect();
-        let dir = self.dir.clone();
-        let mqtt_url = mqtt_url.to_owned();
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let agents = rt.spawn(async move {
-            let mut tasks = tokio::task::JoinSet::new();
-            let started = households::start(
-                &houses,
-                &dir,
-                &mqtt_url,
-                poll_every,
-                agent_clock,
-                &mut tasks,
-            )
-            .await;
-            if started.is_ok() {
-                let _ = stop_rx.await;
-            }
-            tasks.shutdown().await;
-            started
-        });
-
         let stats = Arc::new(trader::TraderStats::default());
         let slot_len = self.tuning.schedule.slot_len_ms;
         let plan = trader::Plan {
@@ -386,6 +370,52 @@ impl Day {
                 .collect(),
             lead_ms: ORDER_LEAD_MS,
         };
+        // The first slots' orders go out while the clock is still held.
+        let later = {
+            let (api, houses, plan, stats) = (
+                api.clone(),
+                registered.to_vec(),
+                plan.clone(),
+                stats.clone(),
+            );
+            let held_at = self.sim.now_ms();
+            rt.spawn(async move { trader::place_due(&api, &houses, &plan, held_at, &stats).await })
+                .await
+                .map_err(|e| PlatformError::Demo(format!("first orders: {e}")))?
+        };
+        let plan = trader::Plan {
+            slots: later,
+            ..plan
+        };
+
+        let sim = self.sim.clone();
+        let clock: meter_agent::agent::Clock = Arc::new(move || sim.now_ms());
+        let houses: Vec<_> = registered.iter().map(|r| r.house.clone()).collect();
+        let addrs = {
+            let (houses, clock) = (houses.clone(), clock.clone());
+            rt.spawn(async move {
+                // The simulators live as long as the runtime.
+                let mut tasks = tokio::task::JoinSet::new();
+                let addrs = households::start_simulators(&houses, clock, &mut tasks).await;
+                tasks.detach_all();
+                addrs
+            })
+            .await
+            .map_err(|e| PlatformError::Demo(format!("simulators: {e}")))??
+        };
+
+        // Setting up took no simulated time; the day starts now.
+        self.sim.start();
+        let agents = households::start_agents(
+            &houses,
+            &addrs,
+            &households::AgentSetup {
+                dir: self.dir.clone(),
+                mqtt_url: mqtt_url.to_owned(),
+                poll_every: Duration::from_secs_f64(self.config.poll_s as f64 / self.config.speed),
+                clock,
+            },
+        )?;
         let trading = rt.spawn(trader::run(
             api,
             registered.to_vec(),
@@ -403,28 +433,28 @@ impl Day {
             self.sim.clone(),
             self.day_start_ms,
             end_ms,
-            &agents,
+            || agents.any_finished(),
         )
         .await;
-        let _ = stop_tx.send(());
         trading.abort();
-        let agents_result = agents
+        actix_web::web::block(move || agents.stop())
             .await
-            .map_err(|e| PlatformError::Demo(format!("households: {e}")))?;
-        agents_result?;
+            .map_err(|e| PlatformError::Demo(format!("stopping the agents: {e}")))??;
         shown?;
         Ok(stats)
     }
 
     /// The day's grid emission factor for the demo zone, next to the bundled example table.
     fn import_factor(&self, store: &crate::store::Store, now_ms: i64) -> Result<()> {
-        let next = self.config.date.succ_opt().unwrap_or(self.config.date);
+        // From the evening before (the warm-up readings) to the day after (late slots).
+        let date = self.config.date;
+        let from = date.pred_opt().unwrap_or(date);
+        let to = date.succ_opt().and_then(|d| d.succ_opt()).unwrap_or(date);
         let text = format!(
-            "{}\n{ZONE},{},{next},annual_average,\"EEA, greenhouse gas emission intensity of \
+            "{}\n{ZONE},{from},{to},annual_average,\"EEA, greenhouse gas emission intensity of \
              electricity generation, EU-27 2018: 281 gCO2e/kWh (applied to the demo day)\",\
              EEA-2018,281000\n",
             crate::settle::commands::EXAMPLE_FACTORS.trim_end(),
-            self.config.date
         );
         let table = settlement::carbon::FactorTable::from_csv(&text)
             .map_err(PlatformError::core("reading the demo's emission factors"))?;

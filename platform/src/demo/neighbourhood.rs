@@ -12,10 +12,12 @@ pub const CENTRE_LAT: f64 = 52.37;
 pub const CENTRE_LON: f64 = 4.90;
 
 /// What the night producer's inverter adds to its production, W.
-const NIGHT_EXTRA_W: u32 = 500;
+/// 1 kW over a one-minute reading is 16.7 Wh, above the 10 Wh meter tolerance of the night
+/// rule (500 W would be 8.3 Wh a minute: under it, see docs/demo.md).
+const NIGHT_EXTRA_W: u32 = 1000;
 /// The night producer's own load, W: below its claimed extra, so it has "surplus" to sell at
 /// night.
-const NIGHT_PRODUCER_LOAD_W: u32 = 300;
+const NIGHT_PRODUCER_LOAD_W: u32 = 600;
 
 /// Dishonest or faulty meters per 20 households (rounded up, at most 3 kinds).
 const BAD_PER_20: usize = 3;
@@ -26,7 +28,7 @@ pub enum Conduct {
     Honest,
     /// Dishonest: its inverter reports 2.5 × what it produces.
     Inflating,
-    /// Dishonest: its inverter reports 500 W more than it produces, also at night.
+    /// Dishonest: its inverter reports 1 kW more than it produces, also at night.
     NightProducer,
     /// Faulty: its energy counter jumps by 40 kWh every 4 simulated hours.
     CounterGlitch,
@@ -44,7 +46,7 @@ impl Conduct {
         match self {
             Conduct::Honest => "honest",
             Conduct::Inflating => "dishonest: reports 2.5 × its production",
-            Conduct::NightProducer => "dishonest: reports 500 W extra, also at night",
+            Conduct::NightProducer => "dishonest: reports 1 kW extra, also at night",
             Conduct::CounterGlitch => "faulty: energy counter jumps 40 kWh every 4 h",
         }
     }
@@ -103,13 +105,16 @@ pub struct Household {
 /// The neighbourhood for `count` households and `seed`.
 pub fn plan(count: usize, seed: u64) -> Vec<Household> {
     let mut rng = Rng::derive(seed, &[0x6E65_6967]);
+    // South-south-east to south-south-west: rule 7 compares capacity-normalised yields
+    // without knowing orientations, and flags honest south-east and south-west roofs at dawn
+    // and dusk (measured: docs/demo.md).
     let orientations = [
-        (90.0, 25.0),
-        (135.0, 30.0),
+        (165.0, 30.0),
         (180.0, 35.0),
-        (225.0, 30.0),
-        (270.0, 25.0),
-        (180.0, 15.0),
+        (195.0, 30.0),
+        (180.0, 25.0),
+        (170.0, 35.0),
+        (190.0, 25.0),
     ];
     let mut houses: Vec<Household> = (0..count)
         .map(|index| {
@@ -207,7 +212,7 @@ mod tests {
             assert!((250..=1500).contains(&h.load_w), "{h:?}");
             assert!((h.site.latitude - CENTRE_LAT).abs() <= 0.0101);
             assert!((h.site.longitude - CENTRE_LON).abs() <= 0.0151);
-            assert!((90.0..=270.0).contains(&h.panel.azimuth_deg));
+            assert!((165.0..=195.0).contains(&h.panel.azimuth_deg));
         }
         let keys: std::collections::BTreeSet<_> = plan(40, 9).iter().map(|h| h.key_seed).collect();
         assert_eq!(keys.len(), 40, "every device has its own key");

@@ -20,15 +20,15 @@ fn time_of_day(ms: i64) -> String {
         .map_or_else(|| ms.to_string(), |t| t.format("%H:%M").to_string())
 }
 
-/// Shows progress until the simulated clock reaches `end_ms` or `stop_early` has finished
-/// (a household task that ended early means something broke).
-pub async fn run<T>(
+/// Shows progress until the simulated clock reaches `end_ms` or `stop_early` says so (an
+/// agent that ended early means something broke).
+pub async fn run(
     store: &Store,
     stats: &TraderStats,
     clock: SimClock,
     day_start_ms: i64,
     end_ms: i64,
-    stop_early: &tokio::task::JoinHandle<T>,
+    stop_early: impl Fn() -> bool,
 ) -> Result<()> {
     let minutes = |ms: i64| u64::try_from((ms - clock.start_ms()) / 60_000).unwrap_or(0);
     let bar = ProgressBar::new(minutes(end_ms));
@@ -63,7 +63,7 @@ pub async fn run<T>(
             stats.placed.load(Ordering::Relaxed),
             stats.trades.load(Ordering::Relaxed),
         ));
-        if now >= end_ms || stop_early.is_finished() {
+        if now >= end_ms || stop_early() {
             break;
         }
         actix_web::rt::time::sleep(

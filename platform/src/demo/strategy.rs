@@ -176,14 +176,14 @@ mod tests {
     fn dishonest_households_sell_what_their_meter_will_claim() {
         let honest = house(4000, 250, Conduct::Honest);
         let night_producer = house(4000, 250, Conduct::NightProducer);
-        // At night the honest house buys, the night producer claims 500 W > 250 W load.
+        // At night the honest house buys, the night producer claims 1 kW > 250 W load.
         assert_eq!(
             decide(&honest, DAY + HOUR, &RULES, 1).unwrap().side,
             Side::Buy
         );
         assert_eq!(
             forecast_claimed_wh(&night_producer, DAY + HOUR, RULES.slot_len_ms),
-            125
+            250
         );
         assert_eq!(
             decide(&night_producer, DAY + HOUR, &RULES, 1).unwrap().side,

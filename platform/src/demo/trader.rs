@@ -2,10 +2,11 @@
 //! household (`POST /v1/admin/deposits`), then, slot by slot, each household places the order
 //! its [`strategy`](super::strategy) decides with its own API key (`POST /v1/orders`).
 //!
-//! One task places every order, in a seeded order per slot, and waits for each answer before
-//! the next: the exchange then sees the same commands in the same sequence on every run with
-//! the same seed, and makes the same trades. Orders for a slot go out `lead_ms` (simulated)
-//! before it starts, well before gate closure.
+//! A slot's orders go out one after the other, in a seeded order, each answer awaited before
+//! the next: every book then sees the same commands in the same sequence on every run with
+//! the same seed, and the exchange makes the same trades. Orders for a slot go out `lead_ms`
+//! (simulated) before it starts, well before gate closure; those of the first slots of the day
+//! go out before the simulated clock starts.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -107,7 +108,31 @@ pub struct Plan {
     pub lead_ms: i64,
 }
 
-/// Places every household's orders for every slot of `plan`, each at its time.
+/// Places the orders of the slots whose time has come by `now_ms`, one slot after the other,
+/// and returns the slots still to trade. The demo calls it while its clock is held, so the
+/// first slots of the day get their orders before any gate can close.
+pub async fn place_due(
+    api: &Api,
+    houses: &[Registered],
+    plan: &Plan,
+    now_ms: i64,
+    stats: &TraderStats,
+) -> Vec<i64> {
+    let mut later = Vec::new();
+    for &slot in &plan.slots {
+        if slot - plan.lead_ms <= now_ms {
+            place_slot(api, houses, plan, slot, stats).await;
+        } else {
+            later.push(slot);
+        }
+    }
+    later
+}
+
+/// Places every household's orders for each slot of `plan`, each slot at its time. The orders
+/// of one slot go one after the other (their sequence decides the trades); different slots'
+/// books are independent, so slots are placed concurrently and a slow answer for one slot
+/// does not delay the next slot's orders towards its gate.
 pub async fn run(
     api: Api,
     houses: Vec<Registered>,
@@ -115,50 +140,61 @@ pub async fn run(
     clock: SimClock,
     stats: Arc<TraderStats>,
 ) {
-    for &slot in &plan.slots {
+    let houses = Arc::new(houses);
+    let plan = Arc::new(plan);
+    let mut chains = tokio::task::JoinSet::new();
+    for &slot in plan.slots.iter() {
         let wait = clock.real_until(slot - plan.lead_ms);
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        let mut order: Vec<usize> = (0..houses.len()).collect();
-        let slot_number = slot.div_euclid(plan.rules.slot_len_ms.max(1)) as u64;
-        Rng::derive(plan.seed, &[0x7472_6164, slot_number]).shuffle(&mut order);
-        for i in order {
-            let h = &houses[i];
-            let Some(intent) = decide(&h.house, slot, &plan.rules, plan.seed) else {
-                continue;
-            };
-            let body = json!({
-                "client_order_id": slot_number,
-                "zone": plan.zone,
-                "slot_start_ms": slot,
-                "side": intent.side.as_str(),
-                "type": "limit",
-                "price_micro_per_kwh": intent.price_micro_per_kwh,
-                "qty_wh": intent.qty_wh,
-            });
-            stats.placed.fetch_add(1, Ordering::Relaxed);
-            match api.post("/v1/orders", &h.api_key, &body).await {
-                Ok((201, answer)) => {
-                    stats.accepted.fetch_add(1, Ordering::Relaxed);
-                    record_trades(&stats, &answer);
-                }
-                Ok((status, answer)) => {
-                    let code = answer
-                        .pointer("/error/code")
-                        .and_then(Value::as_str)
-                        .map_or_else(|| format!("http_{status}"), str::to_owned);
-                    tracing::info!(household = %h.house.name, slot, %code, "order refused");
-                    stats.refuse(code);
-                }
-                Err(e) => {
-                    tracing::warn!(household = %h.house.name, slot, error = %e, "order not sent");
-                    stats.refuse("transport".to_owned());
-                }
+        let (api, houses, plan, stats) = (api.clone(), houses.clone(), plan.clone(), stats.clone());
+        chains.spawn(async move { place_slot(&api, &houses, &plan, slot, &stats).await });
+        while chains.try_join_next().is_some() {}
+    }
+    while chains.join_next().await.is_some() {}
+}
+
+/// Every household's order for one slot, in the slot's seeded order, each answer awaited.
+async fn place_slot(api: &Api, houses: &[Registered], plan: &Plan, slot: i64, stats: &TraderStats) {
+    let mut order: Vec<usize> = (0..houses.len()).collect();
+    let slot_number = slot.div_euclid(plan.rules.slot_len_ms.max(1)) as u64;
+    Rng::derive(plan.seed, &[0x7472_6164, slot_number]).shuffle(&mut order);
+    for i in order {
+        let h = &houses[i];
+        let Some(intent) = decide(&h.house, slot, &plan.rules, plan.seed) else {
+            continue;
+        };
+        let body = json!({
+            "client_order_id": slot_number,
+            "zone": plan.zone,
+            "slot_start_ms": slot,
+            "side": intent.side.as_str(),
+            "type": "limit",
+            "price_micro_per_kwh": intent.price_micro_per_kwh,
+            "qty_wh": intent.qty_wh,
+        });
+        stats.placed.fetch_add(1, Ordering::Relaxed);
+        match api.post("/v1/orders", &h.api_key, &body).await {
+            Ok((201, answer)) => {
+                stats.accepted.fetch_add(1, Ordering::Relaxed);
+                record_trades(stats, &answer);
+            }
+            Ok((status, answer)) => {
+                let code = answer
+                    .pointer("/error/code")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| format!("http_{status}"), str::to_owned);
+                tracing::info!(household = %h.house.name, slot, %code, "order refused");
+                stats.refuse(code);
+            }
+            Err(e) => {
+                tracing::warn!(household = %h.house.name, slot, error = %e, "order not sent");
+                stats.refuse("transport".to_owned());
             }
         }
-        stats.slots_done.fetch_add(1, Ordering::Relaxed);
     }
+    stats.slots_done.fetch_add(1, Ordering::Relaxed);
 }
 
 fn record_trades(stats: &TraderStats, answer: &Value) {
