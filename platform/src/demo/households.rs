@@ -6,6 +6,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use meter_agent::agent::{Clock, SourceTask};
@@ -92,16 +94,54 @@ pub fn spool_dir(dir: &Path, house: &Household) -> PathBuf {
     dir.join("households").join(&house.name).join("spool")
 }
 
+/// One household's view of the simulated clock: its agent reads the demo's clock and notes
+/// the instant; its simulator answers as of the instant its agent last asked.
+///
+/// A real device answers within milliseconds, which no reading notices. On a clock running
+/// 2000× real time, the few real milliseconds a busy machine takes to schedule the simulator
+/// after the agent asked would be simulated minutes: the reading would carry energy measured
+/// a minute after its timestamp, and honest households would be refused `above_nameplate`.
+/// Answering as of the asking instant keeps the simulation as instantaneous as the real thing.
+#[derive(Clone)]
+pub struct HouseClock {
+    asked_at: Arc<AtomicI64>,
+    clock: Clock,
+}
+
+impl HouseClock {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            asked_at: Arc::new(AtomicI64::new(clock())),
+            clock,
+        }
+    }
+
+    /// The agent's clock: the demo's time, remembered as the asking instant.
+    pub fn for_agent(&self) -> Clock {
+        let (asked_at, clock) = (self.asked_at.clone(), self.clock.clone());
+        Arc::new(move || {
+            let now = clock();
+            asked_at.fetch_max(now, Ordering::SeqCst);
+            now
+        })
+    }
+
+    /// The simulator's clock: the last asking instant.
+    pub fn for_simulator(&self) -> Clock {
+        let asked_at = self.asked_at.clone();
+        Arc::new(move || asked_at.load(Ordering::SeqCst))
+    }
+}
+
 /// Starts every household's simulator on the current tokio runtime and returns their Modbus
-/// addresses, in household order. Simulators never block, so they answer the moment they are
-/// asked, which is what keeps readings' timestamps and energies consistent on a fast clock.
+/// addresses, in household order.
 pub async fn start_simulators(
     houses: &[Household],
-    clock: Clock,
+    clocks: &[HouseClock],
     tasks: &mut tokio::task::JoinSet<()>,
 ) -> Result<Vec<SocketAddr>> {
     let mut addrs = Vec::with_capacity(houses.len());
-    for house in houses {
+    for (house, clock) in houses.iter().zip(clocks) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| demo_error("a simulator cannot listen on loopback", e))?;
@@ -121,7 +161,7 @@ pub async fn start_simulators(
             panel: Some(house.panel),
             tamper: house.conduct.tamper(),
         };
-        let sim_clock = clock.clone();
+        let sim_clock = clock.for_simulator();
         let name = house.name.clone();
         tasks.spawn(async move {
             if let Err(e) = simulator::run_with_clock(listener, config, sim_clock).await {
@@ -132,14 +172,13 @@ pub async fn start_simulators(
     Ok(addrs)
 }
 
-/// What an agent needs besides its household.
+/// What an agent needs besides its household and its clock.
 #[derive(Clone)]
 pub struct AgentSetup {
     pub dir: PathBuf,
     pub mqtt_url: String,
     /// Real time between two polls.
     pub poll_every: Duration,
-    pub clock: Clock,
 }
 
 /// The running agents: one thread each, with its own single-threaded runtime, as on its own
@@ -174,19 +213,21 @@ impl Agents {
     }
 }
 
-/// Starts one meter agent per household, reading the simulator at `addrs[i]`.
+/// Starts one meter agent per household, reading the simulator at `addrs[i]` on `clocks[i]`.
 pub fn start_agents(
     houses: &[Household],
     addrs: &[SocketAddr],
+    clocks: &[HouseClock],
     setup: &AgentSetup,
 ) -> Result<Agents> {
     let mut agents = Agents {
         stops: Vec::new(),
         threads: Vec::new(),
     };
-    for (house, addr) in houses.iter().zip(addrs) {
+    for ((house, addr), clock) in houses.iter().zip(addrs).zip(clocks) {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (house, addr, setup) = (house.clone(), *addr, setup.clone());
+        let clock = clock.for_agent();
         let thread = std::thread::Builder::new()
             .name(format!("agent-{}", house.name))
             .spawn(move || -> Result<()> {
@@ -196,7 +237,7 @@ pub fn start_agents(
                     .map_err(|e| demo_error(&house.name, e))?;
                 rt.block_on(async move {
                     let mut tasks = tokio::task::JoinSet::new();
-                    agent_task(&house, addr, &setup)?.spawn(&mut tasks, setup.clock.clone());
+                    agent_task(&house, addr, &setup)?.spawn(&mut tasks, clock);
                     let _ = stopped.await;
                     tasks.shutdown().await;
                     Ok(())

@@ -391,12 +391,16 @@ impl Day {
         let sim = self.sim.clone();
         let clock: meter_agent::agent::Clock = Arc::new(move || sim.now_ms());
         let houses: Vec<_> = registered.iter().map(|r| r.house.clone()).collect();
+        let clocks: Vec<_> = houses
+            .iter()
+            .map(|_| households::HouseClock::new(clock.clone()))
+            .collect();
         let addrs = {
-            let (houses, clock) = (houses.clone(), clock.clone());
+            let (houses, clocks) = (houses.clone(), clocks.clone());
             rt.spawn(async move {
                 // The simulators live as long as the runtime.
                 let mut tasks = tokio::task::JoinSet::new();
-                let addrs = households::start_simulators(&houses, clock, &mut tasks).await;
+                let addrs = households::start_simulators(&houses, &clocks, &mut tasks).await;
                 tasks.detach_all();
                 addrs
             })
@@ -409,11 +413,11 @@ impl Day {
         let agents = households::start_agents(
             &houses,
             &addrs,
+            &clocks,
             &households::AgentSetup {
                 dir: self.dir.clone(),
                 mqtt_url: mqtt_url.to_owned(),
                 poll_every: Duration::from_secs_f64(self.config.poll_s as f64 / self.config.speed),
-                clock,
             },
         )?;
         let trading = rt.spawn(trader::run(
