@@ -294,3 +294,23 @@ pub fn readings_taken(dir: &Path, houses: &[Household]) -> Result<Vec<u64>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_simulator_answers_as_of_its_agents_last_question() {
+        let time = Arc::new(AtomicI64::new(1_000));
+        let read = time.clone();
+        let clocks = HouseClock::new(Arc::new(move || read.load(Ordering::SeqCst)));
+        let (agent, simulator) = (clocks.for_agent(), clocks.for_simulator());
+        assert_eq!(simulator(), 1_000);
+        time.store(5_000, Ordering::SeqCst);
+        assert_eq!(simulator(), 1_000, "time moved on, but nobody asked yet");
+        assert_eq!(agent(), 5_000);
+        assert_eq!(simulator(), 5_000, "the answer is as of the question");
+        time.store(9_000, Ordering::SeqCst);
+        assert_eq!(simulator(), 5_000);
+    }
+}
