@@ -166,6 +166,15 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
             None,
         )
         .per_role(NOT_YOURS),
+        // Everyone may list; what each sees (own devices or all) is tested in devices_list.rs.
+        row(
+            Method::GET,
+            "/v1/devices",
+            "/v1/devices",
+            None,
+            Some(ALL),
+            None,
+        ),
         row(
             Method::GET,
             "/v1/readings/flagged",

@@ -383,6 +383,9 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
             "/v1/readings/flagged",
             "/v1/readings/flagged?limit=abc".to_owned(),
         ),
+        ("/v1/devices", "/v1/devices?limit=0".to_owned()),
+        ("/v1/devices", "/v1/devices?limit=abc".to_owned()),
+        ("/v1/devices", "/v1/devices?owner=bob".to_owned()),
         (
             "/v1/log/inclusion",
             "/v1/log/inclusion?leaf=abc&size=1".to_owned(),

@@ -84,6 +84,15 @@ fn currency(store: &Store, account: i64) -> (u128, u128) {
         .map_or((0, 0), |(_, b)| (b.available(), b.debits_pending))
 }
 
+/// The newest ledger transfer row.
+fn c_through(store: &Store) -> i64 {
+    store
+        .ledger_transfers()
+        .unwrap()
+        .last()
+        .map_or(0, |t| t.seq)
+}
+
 fn carbon_g(store: &Store, account: i64) -> u128 {
     store
         .participant_balances(AccountId(account as u64))
@@ -311,6 +320,29 @@ async fn settle_live_slot(db: &TestDb) {
     // A second sync with nothing new changes nothing either.
     let through = sync_funds(&store, &host).await.unwrap();
     assert_eq!(sync_funds(&store, &host).await.unwrap(), through);
+    // Syncs that race (a deposit's and the scheduler's) count each ledger row once.
+    for n in 0..3u128 {
+        settlement
+            .deposit(
+                &[(
+                    AccountId(buyer.id as u64),
+                    LedgerId::Currency,
+                    1_000,
+                    settlement::ledger::TransferId(0xdead_0000 + n),
+                )],
+                due,
+            )
+            .unwrap();
+    }
+    let (a, b, c) = tokio::join!(
+        sync_funds(&store, &host),
+        sync_funds(&store, &host),
+        sync_funds(&store, &host)
+    );
+    assert_eq!((a.unwrap(), b.unwrap()), (c.unwrap(), c_through(&store)));
+    let engine_funds = host.read().unwrap().ledger.funds(buyer.id as u64);
+    assert_eq!(engine_funds as u128, currency(&store, buyer.id).0);
+    assert_eq!(engine_funds as i64, DEPOSIT - paid + 3_000);
 
     // After a restart the engine rebuilds the same buying power from its journal.
     let (_, before) = call(

@@ -1,6 +1,7 @@
 //! Readings in: the verification-and-storage pipeline ([`service`]), the MQTT subscriber
 //! ([`mqtt`]) and the HTTP endpoints ([`routes`]). See docs/ingest.md.
 
+pub mod devices;
 pub mod mqtt;
 pub mod routes;
 pub mod service;

@@ -36,6 +36,7 @@ pub fn data(service: IngestService) -> web::Data<IngestService> {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(post_readings)
+        .service(super::devices::list_devices)
         .service(flagged_readings)
         .service(device_readings)
         .service(device_energy)
@@ -48,6 +49,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[openapi(
     paths(
         post_readings,
+        super::devices::list_devices,
         flagged_readings,
         device_readings,
         device_energy,
@@ -56,6 +58,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         clear_device_review
     ),
     components(schemas(
+        super::devices::DeviceView,
+        super::devices::DevicesView,
         ReadingsRequest,
         ReadingJson,
         ReadingsAnswer,

@@ -53,9 +53,11 @@ pub enum Request {
         price: i64,
         qty: u64,
     },
-    /// The settlement ledger's effects on available currency up to its transfer row
-    /// `through` (see `super::funds::sync_funds`); ignored when not newer than the last.
+    /// The settlement ledger's effects on available currency of its transfer rows
+    /// `(after, through]` (see `super::funds::sync_funds`); ignored unless `after` is where
+    /// the last sync ended.
     LedgerSync {
+        after: i64,
         through: i64,
         deltas: Vec<(u64, i128)>,
     },
@@ -484,7 +486,12 @@ impl Writer {
                     capacity_wh,
                 }
             }
-            Some(Request::LedgerSync { through, deltas }) => JournalCommand::LedgerSync {
+            Some(Request::LedgerSync {
+                after,
+                through,
+                deltas,
+            }) => JournalCommand::LedgerSync {
+                after: *after,
                 through: *through,
                 deltas: deltas.clone(),
             },
@@ -679,7 +686,9 @@ impl Writer {
                 account: Some(row.account_id),
                 zone: row.zone.clone(),
                 slot_start_ms: row.slot_start_ms,
-                message: StreamMessage::Order(OrderView::from(row)),
+                message: StreamMessage::Order {
+                    order: OrderView::from(row),
+                },
             });
         }
         items

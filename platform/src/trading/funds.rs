@@ -76,8 +76,9 @@ pub fn currency_effects(
 }
 
 /// Brings the engine's buying power up to date with the ledger: journals one `LedgerSync`
-/// per chunk of new transfer rows. Returns the last row synced. Safe to call from several
-/// places at once: a sync not newer than the engine's last is ignored by the engine.
+/// per chunk of new transfer rows, until no row is left. Returns the last row synced. Safe to
+/// call from several places at once: a sync that does not continue exactly where the engine's
+/// last one ended is ignored by the engine, and this loop then reads again from there.
 pub async fn sync_funds(store: &Store, host: &EngineHost) -> Result<i64> {
     loop {
         let after = host.read()?.ledger.ledger_through;
@@ -91,13 +92,11 @@ pub async fn sync_funds(store: &Store, host: &EngineHost) -> Result<i64> {
         };
         let deltas = currency_effects(&transfers, |id| pending.get(&id).copied())?;
         host.execute(Request::LedgerSync {
+            after,
             through,
             deltas: deltas.into_iter().collect(),
         })
         .await?;
-        if (transfers.len() as i64) < SYNC_CHUNK {
-            return Ok(through);
-        }
     }
 }
 

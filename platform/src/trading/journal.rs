@@ -45,6 +45,9 @@ pub enum JournalCommand {
     /// `super::funds`). Deposits, settled sales, refunds of undelivered escrow and imbalance
     /// charges all arrive this way.
     LedgerSync {
+        /// The row the sync continues from; a sync that does not continue exactly from the
+        /// last one applied (two syncs raced) is ignored, so no row counts twice.
+        after: i64,
         through: i64,
         deltas: Vec<(u64, i128)>,
     },
@@ -173,9 +176,12 @@ impl Ledger {
                 }
                 Ok(events)
             }
-            JournalCommand::LedgerSync { through, deltas } => {
-                // A sync that is not newer than the last one was already applied.
-                if *through > self.ledger_through {
+            JournalCommand::LedgerSync {
+                after,
+                through,
+                deltas,
+            } => {
+                if *after == self.ledger_through && *through > *after {
                     for (account, delta) in deltas {
                         *self.balances.entry(*account).or_insert(0) += delta;
                     }
@@ -189,5 +195,39 @@ impl Ledger {
     /// The engine's state hash as 32 hex digits.
     pub fn state_hash_hex(&self) -> String {
         format!("{:032x}", self.engine.state_hash())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(after: i64, through: i64, amount: i128) -> JournalCommand {
+        JournalCommand::LedgerSync {
+            after,
+            through,
+            deltas: vec![(7, amount)],
+        }
+    }
+
+    #[test]
+    fn a_ledger_sync_applies_only_as_the_exact_continuation_of_the_last() {
+        let mut ledger =
+            Ledger::open(MarketConfig::community(vec![ZoneId(1)]), vec!["z".into()]).unwrap();
+        ledger.apply(1, &sync(0, 5, 100)).unwrap();
+        assert_eq!((ledger.funds(7), ledger.ledger_through), (100, 5));
+        // A racing sync that read rows 1..=8 from the same start: rows 1..=5 are in already.
+        ledger.apply(2, &sync(0, 8, 130)).unwrap();
+        assert_eq!((ledger.funds(7), ledger.ledger_through), (100, 5));
+        // The same sync again, and one that reads nothing new, change nothing.
+        ledger.apply(3, &sync(0, 5, 100)).unwrap();
+        ledger.apply(4, &sync(5, 5, 0)).unwrap();
+        assert_eq!((ledger.funds(7), ledger.ledger_through), (100, 5));
+        // Its retry from where the engine stands applies rows 6..=8 once.
+        ledger.apply(5, &sync(5, 8, 30)).unwrap();
+        assert_eq!((ledger.funds(7), ledger.ledger_through), (130, 8));
+        // A snapshot keeps the position, so a restart does not sync twice.
+        let restored = Ledger::restore(&ledger.snapshot()).unwrap();
+        assert_eq!(restored.ledger_through, 8);
     }
 }

@@ -35,7 +35,7 @@ fn visible(item: &StreamItem, account: i64, q: &StreamQuery) -> bool {
 
 /// WebSocket stream. Upgrade with `Authorization: Bearer <key>`. Server → client text frames,
 /// each one JSON object with a `type`: `book` (BookDepth: the top 10 levels per side after a
-/// change), `trade` (PublicTrade), `order` (OrderView: one of YOUR orders changed), `lagged`
+/// change), `trade` (PublicTrade), `order` (`{"type":"order","order":OrderView}`: one of YOUR orders changed), `lagged`
 /// (`{"missed": n}`: you fell behind; re-read over HTTP). Public messages can be narrowed with
 /// `?zone=` and `?slot_start_ms=`; order messages are always yours only. Client → server:
 /// only ping/close are acted on.

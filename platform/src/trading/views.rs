@@ -294,7 +294,8 @@ pub enum StreamMessage {
     /// A trade in a subscribed slot.
     Trade(PublicTrade),
     /// One of your orders changed (accepted, traded, reduced, replaced, cancelled, expired).
-    Order(OrderView),
+    /// Nested, because an order has a `type` of its own.
+    Order { order: OrderView },
     /// This connection fell behind and `missed` groups of updates were dropped; re-read the
     /// book over HTTP.
     Lagged { missed: u64 },
