@@ -16,8 +16,8 @@ use crate::error::ExchangeError;
 use crate::event::{CancelReason, Event, Trade};
 use crate::fixed_hash::FixedMap;
 use crate::order::{
-    escrow_for, trade_value, AccountId, BookKey, ClientOrderId, NewOrder, OrderId, OrderType,
-    Price, Side, SlotId, TradeId, Wh, ZoneId,
+    escrow_for, order_escrow, trade_value, AccountId, BookKey, ClientOrderId, NewOrder, OrderId,
+    OrderType, Price, Side, SlotId, TradeId, Wh, ZoneId,
 };
 
 /// Where a resting order lives: book slot and slab index inside that book.
@@ -161,9 +161,7 @@ impl Engine {
             orders.sort_unstable_by_key(|o| o.id);
             for o in orders {
                 self.index.remove(&o.id);
-                if o.side == Side::Buy {
-                    self.release_escrow(o.account, escrow_for(o.price, o.remaining.0));
-                }
+                self.release_escrow(o.account, order_escrow(o.side, o.price, o.remaining.0));
                 out.push(Event::Expired {
                     order_id: o.id,
                     account: o.account,
@@ -318,6 +316,7 @@ impl Engine {
             Side::Sell => {
                 let committed = book.map_or(0, |b| b.sell_committed.get(o.account));
                 self.check_capacity(o.account, key, committed, o.qty.0, checks)?;
+                self.check_funds(o.account, order_escrow(o.side, o.price, o.qty.0), checks)?;
             }
         }
         match o.kind {
@@ -367,9 +366,8 @@ impl Engine {
         let book = self.book_mut(bi);
         if o.side == Side::Sell {
             book.sell_committed.add(o.account, o.qty.0);
-        } else {
-            self.add_escrow(o.account, escrow_for(o.price, o.qty.0));
         }
+        self.add_escrow(o.account, order_escrow(o.side, o.price, o.qty.0));
         let taker = Taker {
             id,
             account: o.account,
@@ -398,13 +396,11 @@ impl Engine {
                 } => {
                     let tid = TradeId(self.next_trade_id);
                     self.next_trade_id += 1;
-                    if maker.side == Side::Buy {
-                        let before = escrow_for(maker.price, remaining + q);
-                        self.release_escrow(
-                            maker.account,
-                            before - escrow_for(maker.price, remaining),
-                        );
-                    }
+                    let before = order_escrow(maker.side, maker.price, remaining + q);
+                    self.release_escrow(
+                        maker.account,
+                        before - order_escrow(maker.side, maker.price, remaining),
+                    );
                     if remaining == 0 {
                         self.index.remove(&maker.id);
                     }
@@ -439,10 +435,12 @@ impl Engine {
         self.hits = hits;
         // The taker's escrow was booked for `qty` at its limit; keep what the rest needs.
         let rests = left > 0 && t.kind.rests();
-        if t.side == Side::Buy {
-            let keep = if rests { escrow_for(t.price, left) } else { 0 };
-            self.release_escrow(t.account, escrow_for(t.price, qty) - keep);
-        }
+        let keep = if rests {
+            order_escrow(t.side, t.price, left)
+        } else {
+            0
+        };
+        self.release_escrow(t.account, order_escrow(t.side, t.price, qty) - keep);
         if left == 0 {
             return;
         }
@@ -478,13 +476,11 @@ impl Engine {
 
     /// Releases what a resting order held for `qty` of its remaining quantity.
     fn drop_commitment(&mut self, bi: u32, o: &RestingOrder, qty: u64) {
-        match o.side {
-            Side::Buy => {
-                let held = escrow_for(o.price, o.remaining.0);
-                let after = escrow_for(o.price, o.remaining.0 - qty);
-                self.release_escrow(o.account, held - after);
-            }
-            Side::Sell => self.uncommit_sell(bi, o.account, qty),
+        let held = order_escrow(o.side, o.price, o.remaining.0);
+        let after = order_escrow(o.side, o.price, o.remaining.0 - qty);
+        self.release_escrow(o.account, held - after);
+        if o.side == Side::Sell {
+            self.uncommit_sell(bi, o.account, qty);
         }
     }
 
@@ -553,17 +549,14 @@ impl Engine {
                     Ok((loc, o, true))
                 };
             }
-            match o.side {
-                Side::Buy => {
-                    let extra = escrow_for(price, qty.0) - escrow_for(o.price, o.remaining.0);
-                    self.check_funds(account, extra, checks)?;
-                }
-                Side::Sell => {
-                    let committed = book.sell_committed.get(account);
-                    let others = committed.saturating_sub(o.remaining.0);
-                    self.check_capacity(account, book.key, others, qty.0, checks)?;
-                }
+            if o.side == Side::Sell {
+                let committed = book.sell_committed.get(account);
+                let others = committed.saturating_sub(o.remaining.0);
+                self.check_capacity(account, book.key, others, qty.0, checks)?;
             }
+            let extra =
+                order_escrow(o.side, price, qty.0) - order_escrow(o.side, o.price, o.remaining.0);
+            self.check_funds(account, extra, checks)?;
             if o.kind == OrderType::PostOnly && book.would_cross(o.side, price) {
                 return Err(ExchangeError::WouldCross);
             }
@@ -588,10 +581,10 @@ impl Engine {
         book.remove(slab, loc.node);
         self.index.remove(&order_id);
         self.drop_commitment(loc.book, &o, o.remaining.0);
-        match o.side {
-            Side::Buy => self.add_escrow(account, escrow_for(price, qty.0)),
-            Side::Sell => self.book_mut(loc.book).sell_committed.add(account, qty.0),
+        if o.side == Side::Sell {
+            self.book_mut(loc.book).sell_committed.add(account, qty.0);
         }
+        self.add_escrow(account, order_escrow(o.side, price, qty.0));
         out.push(Event::Replaced {
             order_id,
             account,

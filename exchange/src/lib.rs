@@ -32,8 +32,8 @@ pub use engine::Engine;
 pub use error::ExchangeError;
 pub use event::{CancelReason, Event, Trade};
 pub use order::{
-    escrow_for, trade_value, AccountId, BookKey, ClientOrderId, Micros, NewOrder, OrderId,
-    OrderType, Price, Side, SlotId, TradeId, Wh, ZoneId,
+    escrow_for, order_escrow, trade_value, AccountId, BookKey, ClientOrderId, Micros, NewOrder,
+    OrderId, OrderType, Price, Side, SlotId, TradeId, Wh, ZoneId,
 };
 pub use snapshot::{BookSnapshot, ClientIdRun, Snapshot, SNAPSHOT_VERSION};
 pub use view::BookView;

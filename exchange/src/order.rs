@@ -124,6 +124,19 @@ pub fn escrow_for(price: Price, qty: u64) -> i128 {
     }
 }
 
+/// What an order may have to pay, reserved while it rests, rounded UP: a buy at a positive
+/// price pays the seller (`escrow_for(price, qty)`), a sell at a negative price pays the buyer
+/// (`escrow_for(-price, qty)`); the other two cases receive money and reserve nothing. A fill
+/// trades at a price at least as good for the order as its limit, so the reservation always
+/// covers the trade's value.
+#[inline]
+pub fn order_escrow(side: Side, price: Price, qty: u64) -> i128 {
+    match side {
+        Side::Buy => escrow_for(price, qty),
+        Side::Sell => escrow_for(Price(price.0.saturating_neg()), qty),
+    }
+}
+
 /// Value of a trade in micro-units: price × qty / 1000 truncated toward zero. For positive prices
 /// this is never more than the escrow released by the fill, so the buyer can always pay.
 #[inline]

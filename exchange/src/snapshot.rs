@@ -17,7 +17,7 @@ use crate::config::MarketConfig;
 use crate::engine::{Engine, Loc};
 use crate::error::ExchangeError;
 use crate::fixed_hash::FixedMap;
-use crate::order::{escrow_for, AccountId, BookKey, Side, Wh};
+use crate::order::{order_escrow, AccountId, BookKey, Side, Wh};
 
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -293,8 +293,9 @@ impl Engine {
                     },
                 );
                 let o = self.slab.get(node);
-                if o.side == Side::Buy {
-                    *escrow.entry(o.account).or_insert(0) += escrow_for(o.price, o.remaining.0);
+                let held = order_escrow(o.side, o.price, o.remaining.0);
+                if held != 0 {
+                    *escrow.entry(o.account).or_insert(0) += held;
                 }
             }
         }

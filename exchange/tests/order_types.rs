@@ -486,11 +486,40 @@ fn negative_price_buys_reserve_no_escrow() {
     );
     assert_eq!(e.escrow_reserved(AccountId(2)), Micros(0));
     // At a negative price the buyer is paid: value is negative.
-    let limits = limits.with_capacity(1, 100);
+    let limits = limits.with_capacity(1, 100).with_funds(1, 500);
     let t = trades(&e.execute(&Command::submit(T0, sell(1, 1, -5_000, 100)), &limits));
     assert_eq!(t[0].value, Micros(-500));
     assert_eq!(t[0].buyer(), (AccountId(2), OrderId(1)));
     assert_eq!(t[0].seller(), (AccountId(1), OrderId(2)));
+}
+
+#[test]
+fn a_sell_at_a_negative_price_reserves_what_it_may_pay_the_buyer() {
+    // −5 000 micro/kWh × 101 Wh = 505 micro the seller may pay.
+    let limits = Limits::default().with_capacity(1, 1_000).with_funds(1, 600);
+    let mut e = engine();
+    let id = accepted_id(&e.execute(&Command::submit(T0, sell(1, 1, -5_000, 101)), &limits));
+    assert_eq!(e.escrow_reserved(AccountId(1)), Micros(505));
+    // 600 available, 505 held: a second sell needing 100 is refused with what is free.
+    assert_eq!(
+        rejection(&e.execute(&Command::submit(T0, sell(1, 2, -5_000, 20)), &limits)),
+        Some(ExchangeError::InsufficientFunds {
+            needed: 100,
+            available: 95
+        })
+    );
+    // Raising the price towards zero frees part of it; a positive price frees it all.
+    e.execute(
+        &Command::modify(T0, AccountId(1), id, Price(-1_000), Wh(101)),
+        &limits,
+    );
+    assert_eq!(e.escrow_reserved(AccountId(1)), Micros(101));
+    // A buyer at a better (higher) price fills it at the resting −1 000: 50 Wh pays 50.
+    let t = trades(&e.execute(&Command::submit(T0, buy(2, 1, 0, 50)), &limits));
+    assert_eq!((t[0].price, t[0].value), (Price(-1_000), Micros(-50)));
+    assert_eq!(e.escrow_reserved(AccountId(1)), Micros(51));
+    e.execute(&Command::cancel(T0, AccountId(1), id), &limits);
+    assert_eq!(e.escrow_reserved(AccountId(1)), Micros(0));
 }
 
 #[test]

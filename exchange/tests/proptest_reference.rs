@@ -329,9 +329,9 @@ fn check_invariants(
     for a in 1..=4 {
         let expected: i128 = views
             .iter()
-            .flat_map(|(_, b, _)| b.iter())
+            .flat_map(|(_, b, s)| b.iter().chain(s.iter()))
             .filter(|o| o.account == AccountId(a))
-            .map(|o| escrow_for(o.price, o.remaining.0))
+            .map(|o| order_escrow(o.side, o.price, o.remaining.0))
             .sum();
         prop_assert_eq!(e.escrow_reserved(AccountId(a)), Micros(expected));
     }

@@ -1,5 +1,8 @@
 //! The daemon: for every configured source, a poll task (read → guard → sign → spool) and a
 //! ship task (spool → uplink → ack → spool), sharing the source's spool.
+//!
+//! Readings are timestamped by a [`Clock`]: the system clock in the daemon; `sunmesh demo`
+//! passes its simulated clock so that real agents run through a simulated day.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,11 +46,19 @@ pub fn build_source(cfg: &Config, s: &SourceConfig) -> Result<Box<dyn Source>> {
     })
 }
 
+/// Where the agent reads UTC milliseconds.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// The system clock, what the daemon uses.
+pub fn system_clock() -> Clock {
+    Arc::new(now_ms)
 }
 
 /// Turns one measurement into a signed reading and spools it. Returns the sequence taken.
@@ -106,6 +117,7 @@ async fn poll_loop(
     spool: Arc<Mutex<Spool>>,
     notify: Arc<Notify>,
     every: Duration,
+    clock: Clock,
 ) {
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -115,8 +127,11 @@ async fn poll_loop(
     let mut last_error: Option<(String, u64)> = None;
     loop {
         ticker.tick().await;
+        // The reading's time is when the device was asked: a device answers in milliseconds,
+        // but under a fast simulated clock the wait for the answer would be minutes.
+        let asked_at = clock();
         let res = match source.sample().await {
-            Ok(m) => take_reading(&name, &key, &spool, &m, now_ms()),
+            Ok(m) => take_reading(&name, &key, &spool, &m, asked_at),
             Err(e) => Err(e),
         };
         match res {
@@ -213,18 +228,29 @@ async fn ship_loop(
     }
 }
 
-/// Runs the agent until SIGINT or SIGTERM.
-pub async fn run(cfg: Config) -> Result<()> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for s in &cfg.sources {
+/// One source with everything its two tasks need.
+pub struct SourceTask {
+    pub name: String,
+    pub source: Box<dyn Source>,
+    pub key: SigningKey,
+    pub spool: Spool,
+    pub uplink: Box<dyn Uplink>,
+    pub batch_size: usize,
+    pub backoff: Backoff,
+    /// Real time between two polls.
+    pub every: Duration,
+}
+
+impl SourceTask {
+    /// Loads the key, opens the spool and builds the source and the uplink `cfg` describes
+    /// for source `s`.
+    pub fn open(cfg: &Config, s: &SourceConfig) -> Result<SourceTask> {
         let key = load_key(&cfg.key_file(s))?;
         let dir = cfg.source_dir(s).join("spool");
         let spool = Spool::open(&dir, cfg.spool.limits())?;
         tracing::info!(source = %s.name, device_id = %key.device_id(), last_sequence = spool.tip().sequence,
             pending = spool.pending_count(), "spool open");
-        let spool = Arc::new(Mutex::new(spool));
-        let notify = Arc::new(Notify::new());
-        let source = build_source(&cfg, s)?;
+        let source = build_source(cfg, s)?;
         let u = &cfg.uplink;
         let ack_timeout = Duration::from_secs_f64(u.ack_timeout_s);
         let uplink: Box<dyn Uplink> = match u.kind {
@@ -247,22 +273,47 @@ pub async fn run(cfg: Config) -> Result<()> {
             Duration::from_millis(u.backoff_min_ms),
             Duration::from_millis(u.backoff_max_ms),
         );
-        tasks.spawn(ship_loop(
-            s.name.clone(),
-            uplink,
-            spool.clone(),
-            notify.clone(),
-            u.batch_size,
-            backoff,
-        ));
-        tasks.spawn(poll_loop(
-            s.name.clone(),
+        Ok(SourceTask {
+            name: s.name.clone(),
             source,
             key,
             spool,
-            notify,
-            cfg.poll_interval(),
+            uplink,
+            batch_size: u.batch_size,
+            backoff,
+            every: cfg.poll_interval(),
+        })
+    }
+
+    /// Starts the poll and ship tasks on the current runtime, timestamping with `clock`.
+    pub fn spawn(self, tasks: &mut tokio::task::JoinSet<()>, clock: Clock) {
+        let spool = Arc::new(Mutex::new(self.spool));
+        let notify = Arc::new(Notify::new());
+        tasks.spawn(ship_loop(
+            self.name.clone(),
+            self.uplink,
+            spool.clone(),
+            notify.clone(),
+            self.batch_size,
+            self.backoff,
         ));
+        tasks.spawn(poll_loop(
+            self.name,
+            self.source,
+            self.key,
+            spool,
+            notify,
+            self.every,
+            clock,
+        ));
+    }
+}
+
+/// Runs the agent until SIGINT or SIGTERM.
+pub async fn run(cfg: Config) -> Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for s in &cfg.sources {
+        SourceTask::open(&cfg, s)?.spawn(&mut tasks, system_clock());
     }
     tracing::info!(sources = cfg.sources.len(), "meter-agent running");
     shutdown_signal().await;

@@ -171,6 +171,8 @@ fn main() -> ExitCode {
                     load_w,
                     unit,
                     serial: format!("SIM-{nameplate_w}"),
+                    panel: None,
+                    tamper: simulator::Tamper::Honest,
                 };
                 tracing::info!(%addr, speed, lat, lon, nameplate_w, "SunSpec simulator listening (models 1, 103, 203 at 40000)");
                 // tests and scripts read this line to learn the port when listening on :0

@@ -68,6 +68,10 @@ pub enum Command {
     Account(AccountCommand),
     /// Run the platform: HTTP API, web page, ingest, settlement.
     Serve(ServeArgs),
+    /// A simulated neighbourhood end to end on the embedded defaults: households with
+    /// simulated inverters and real meter agents, trading over the HTTP API, a day settled
+    /// faster than real time, then a summary and the day's report.
+    Demo(DemoArgs),
     /// Print the OpenAPI document (the source of openapi/openapi.json).
     Openapi,
     /// Inspect the exchange's journal.
@@ -115,6 +119,41 @@ pub struct ServeArgs {
     /// Where the embedded MQTT broker listens (default 127.0.0.1:1884).
     #[arg(long, value_name = "ADDR")]
     pub mqtt_listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Households in the neighbourhood (3 in 20 have dishonest or faulty meters).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub households: u16,
+    /// Seed of every random choice: the same seed, the same neighbourhood and orders.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How many times faster than real time the simulated day runs (≥ 1).
+    #[arg(long, default_value_t = 2000.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// The simulated day, UTC (a sunny midsummer day by default).
+    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-06-21")]
+    pub date: chrono::NaiveDate,
+    /// Where the database, logs, report and chart go; earlier demo files there are replaced.
+    #[arg(long, value_name = "PATH", default_value = "sunmesh-demo")]
+    pub dir: std::path::PathBuf,
+    /// Address of the API and web page (default 127.0.0.1:8080, or a free port if it is busy).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Keep the platform and its web page up after the summary, until Ctrl-C.
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Simulated seconds between two readings of each meter agent.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub poll_s: u64,
+}
+
+fn parse_speed(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err(format!("{text:?}: give a number ≥ 1, e.g. 2000")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +307,22 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<()> {
             )?;
             crate::serve::run(config)
         }
+        Command::Demo(args) => crate::demo::run(
+            crate::demo::DemoConfig {
+                households: usize::from(args.households),
+                seed: args.seed,
+                speed: args.speed,
+                date: args.date,
+                dir: args.dir,
+                listen: args
+                    .listen
+                    .unwrap_or(crate::config::ServeConfig::default().listen),
+                listen_explicit: args.listen.is_some(),
+                keep_running: args.keep_running,
+                poll_s: args.poll_s,
+            },
+            out,
+        ),
         Command::Journal(JournalCli::Replay { upto }) => {
             let store = open(database)?;
             let ledger = crate::trading::recovery::replay(&store, None, upto.unwrap_or(i64::MAX))?;

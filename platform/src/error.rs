@@ -78,6 +78,9 @@ pub enum PlatformError {
     },
     #[error("MQTT: {0}")]
     Mqtt(String),
+    /// `sunmesh demo` could not set up or run its neighbourhood.
+    #[error("demo: {0}")]
+    Demo(String),
     #[error("embedded MQTT broker: {0}")]
     Broker(String),
 

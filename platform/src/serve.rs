@@ -29,8 +29,42 @@ pub struct Running {
     pub ingest: crate::ingest::IngestRuntime,
 }
 
+/// What the platform runs with besides [`ServeConfig`]: derived from it for `sunmesh serve`,
+/// tuned by `sunmesh demo` (a shorter scheduler period for a fast simulated clock, daily
+/// reward epochs).
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    pub settle: SettleConfig,
+    pub schedule: ScheduleConfig,
+    /// Real time between two settlement scheduler ticks.
+    pub settle_every: Duration,
+}
+
+impl Tuning {
+    pub fn from_config(config: &ServeConfig) -> Self {
+        let settings = &config.settlement;
+        Self {
+            settle: SettleConfig {
+                log_origin: settings.log_origin.clone(),
+                imbalance_price_micro_per_kwh: settings.imbalance_price_micro_per_kwh,
+                ..SettleConfig::default()
+            },
+            schedule: ScheduleConfig {
+                late_reading_ms: settings.late_reading_min * 60_000,
+                ..ScheduleConfig::default()
+            },
+            settle_every: Duration::from_secs(settings.tick_s.max(1)),
+        }
+    }
+}
+
 /// Binds and starts serving in the current actix/tokio runtime; returns once listening.
 pub async fn start(config: &ServeConfig) -> Result<Running> {
+    start_with(config, Tuning::from_config(config)).await
+}
+
+/// [`start`] with explicit [`Tuning`]: the very same stack, for `sunmesh demo`.
+pub async fn start_with(config: &ServeConfig, tuning: Tuning) -> Result<Running> {
     let database = config.database.clone();
     let store = actix_web::web::block(move || Store::open(&database))
         .await
@@ -47,15 +81,7 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
     let settings = &config.settlement;
     let signer =
         crate::settle::keys::load_or_create_log_key(&settings.log_key, &settings.log_origin)?;
-    let settlement = Settlement::new(
-        store.clone(),
-        signer,
-        SettleConfig {
-            log_origin: settings.log_origin.clone(),
-            imbalance_price_micro_per_kwh: settings.imbalance_price_micro_per_kwh,
-            ..SettleConfig::default()
-        },
-    );
+    let settlement = Settlement::new(store.clone(), signer, tuning.settle);
     let market = config.market.clone();
     let engine_store = store.clone();
     let host =
@@ -86,15 +112,7 @@ pub async fn start(config: &ServeConfig) -> Result<Running> {
         state.ingest.config().verify,
         host.zones.names().to_vec(),
     );
-    spawn_settlement_scheduler(
-        feeder,
-        host.clone(),
-        Duration::from_secs(settings.tick_s.max(1)),
-        ScheduleConfig {
-            late_reading_ms: settings.late_reading_min * 60_000,
-            ..ScheduleConfig::default()
-        },
-    );
+    spawn_settlement_scheduler(feeder, host.clone(), tuning.settle_every, tuning.schedule);
     Ok(Running {
         addr,
         handle: server.handle(),
@@ -128,7 +146,7 @@ pub fn run(config: ServeConfig) -> Result<()> {
 }
 
 /// Resolves on SIGINT or SIGTERM with the signal's name.
-async fn shutdown_signal() -> &'static str {
+pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

@@ -46,8 +46,8 @@ impl Reference {
     fn escrow_held(&self, a: AccountId) -> i128 {
         self.resting
             .iter()
-            .filter(|r| r.o.account == a && r.o.side == Side::Buy)
-            .map(|r| escrow_for(r.o.price, r.o.remaining.0))
+            .filter(|r| r.o.account == a)
+            .map(|r| order_escrow(r.o.side, r.o.price, r.o.remaining.0))
             .sum()
     }
 
@@ -224,7 +224,8 @@ impl Reference {
         match o.side {
             Side::Buy => self.check_funds(o.account, escrow_for(o.price, o.qty.0), l)?,
             Side::Sell => {
-                self.check_capacity(o.account, book, self.committed(o.account, book), o.qty.0, l)?
+                self.check_capacity(o.account, book, self.committed(o.account, book), o.qty.0, l)?;
+                self.check_funds(o.account, order_escrow(o.side, o.price, o.qty.0), l)?
             }
         }
         if o.kind == OrderType::PostOnly && self.crosses_now(book, o.side, o.price) {
@@ -428,6 +429,9 @@ impl Reference {
                         Side::Sell => {
                             let others = self.committed(account, r.book) - r.o.remaining.0;
                             self.check_capacity(account, r.book, others, qty.0, l)?;
+                            let extra = order_escrow(Side::Sell, price, qty.0)
+                                - order_escrow(Side::Sell, r.o.price, r.o.remaining.0);
+                            self.check_funds(account, extra, l)?;
                         }
                     }
                     if r.o.kind == OrderType::PostOnly && self.crosses_now(r.book, r.o.side, price)

@@ -93,7 +93,8 @@ pub fn build(v: &SimValues, serial: &str) -> Vec<u16> {
     r[i + 7..i + 10].fill(3984); // 398.4 V line-line
     r[i + 10..i + 13].fill(volts);
     r[i + 13] = (-1i16) as u16;
-    let w_sf = sf_for(u64::from(v.nameplate_w));
+    // a tampered inverter may report more than its nameplate: scale for whichever is larger
+    let w_sf = sf_for(u64::from(v.nameplate_w.max(v.pv_power_w)));
     r[i + 14] = (v.pv_power_w / 10u32.pow(w_sf as u32)) as u16;
     r[i + 15] = w_sf as u16;
     r[i + 16] = 5000;

@@ -39,6 +39,8 @@ pub async fn start_simulator_with_handle(
         load_w: 400,
         unit: 1,
         serial: "SIM-TEST".into(),
+        panel: None,
+        tamper: simulator::Tamper::Honest,
     };
     (addr, tokio::spawn(simulator::run(l, cfg)))
 }

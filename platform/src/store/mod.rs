@@ -28,6 +28,7 @@ pub mod readings;
 pub mod schema;
 pub(crate) mod settlement;
 mod settlement_feed;
+mod tallies;
 mod trading;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
@@ -36,6 +37,7 @@ pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarge
 pub use ledger::{PendingState, StoredTransfer};
 pub use log::{StoredCheckpoint, MAX_LEAVES_PER_READ};
 pub use settlement::{RewardEpochRow, StoredReportRow, StoredRun};
+pub use tallies::{TradeTotals, VerdictTally};
 pub use trading::{JournalRow, JournalWriter, OrderFilter, OrderRow, TradeRow, TradingBatch};
 
 use diesel::r2d2::{Pool, PooledConnection};
