@@ -68,6 +68,11 @@ impl Metrics {
         })
     }
 
+    /// The registry, for metrics owned by other parts of the platform (the engine host's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();

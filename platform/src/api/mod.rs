@@ -88,6 +88,10 @@ impl AppState {
 
     /// This state with the exchange `host` serving the trading endpoints.
     pub fn with_trading(mut self, host: Arc<crate::trading::EngineHost>) -> Self {
+        if let Err(error) = host.metrics.register(self.metrics.registry()) {
+            // Only a second host on the same state gets here; its figures are then not exported.
+            tracing::warn!(%error, "trading group-commit metrics not registered");
+        }
         self.trading = Some(host);
         self
     }

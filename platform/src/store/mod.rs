@@ -18,6 +18,7 @@ macro_rules! per_backend {
 
 mod accounts;
 mod api_keys;
+mod checkpoint;
 mod connection;
 mod devices;
 pub(crate) mod ledger;
@@ -37,7 +38,7 @@ pub use ledger::{PendingState, StoredTransfer};
 pub use log::{StoredCheckpoint, MAX_LEAVES_PER_READ};
 pub use settlement::{RewardEpochRow, StoredReportRow, StoredRun};
 pub use tallies::{TradeTotals, VerdictTally};
-pub use trading::{JournalRow, OrderFilter, OrderRow, TradeRow, TradingBatch};
+pub use trading::{JournalRow, JournalWriter, OrderFilter, OrderRow, TradeRow, TradingBatch};
 
 use diesel::r2d2::{Pool, PooledConnection};
 

@@ -21,6 +21,7 @@ use exchange::{
 };
 use tokio::sync::{broadcast, oneshot};
 
+use super::group_metrics::GroupMetrics;
 use super::journal::{JournalCommand, JournalEntry, Ledger};
 use super::market::MarketSettings;
 use super::recovery::{internal, recover, write_snapshot};
@@ -30,7 +31,7 @@ use super::views::{
 };
 use crate::clock;
 use crate::error::{PlatformError, Result};
-use crate::store::{JournalRow, OrderRow, Store, TradeRow, TradingBatch};
+use crate::store::{JournalRow, JournalWriter, OrderRow, Store, TradeRow, TradingBatch};
 
 /// Requests waiting for the writer; past this a handler gets 503 instead of queueing forever.
 pub const QUEUE_BOUND: usize = 65_536;
@@ -70,6 +71,9 @@ pub struct Reply {
     pub events: Vec<Event>,
     /// For an accepted submit: the answer (also stored for retries).
     pub result: Option<OrderResult>,
+    /// `result` as JSON, exactly as stored for retries: the handler sends these bytes instead
+    /// of serialising the answer again.
+    pub result_json: Option<String>,
     /// For cancel/modify: the order after the change.
     pub order: Option<OrderView>,
 }
@@ -113,6 +117,8 @@ pub struct EngineHost {
     shared: Arc<RwLock<Shared>>,
     stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
     pub settings: MarketSettings,
+    /// Group-commit figures, exported at `/metrics`.
+    pub metrics: GroupMetrics,
 }
 
 impl EngineHost {
@@ -129,7 +135,11 @@ impl EngineHost {
         }));
         let (tx, rx) = mpsc::sync_channel(QUEUE_BOUND);
         let (stream, _) = broadcast::channel(4096);
+        let metrics = GroupMetrics::new()
+            .map_err(|e| PlatformError::Config(format!("cannot create trading metrics: {e}")))?;
         let writer = Writer {
+            metrics: metrics.clone(),
+            journal: store.journal_writer()?,
             store,
             settings: settings.clone(),
             shared: shared.clone(),
@@ -148,6 +158,7 @@ impl EngineHost {
             shared,
             stream,
             settings,
+            metrics,
         }))
     }
 
@@ -227,12 +238,15 @@ fn open_orders(store: &Store) -> Result<HashMap<i64, OrderRow>> {
 
 struct Writer {
     store: Store,
+    /// Its own connection for the group commits.
+    journal: JournalWriter,
     settings: MarketSettings,
     shared: Arc<RwLock<Shared>>,
     stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
     /// Open orders (the rows of everything resting in the engine).
     mirror: HashMap<i64, OrderRow>,
     capacity: HashMap<(i64, String), (Option<i64>, i64)>,
+    metrics: GroupMetrics,
 }
 
 /// The rows one group changes, before they are committed.
@@ -296,20 +310,18 @@ impl Writer {
                 }
             }
         }
+        // The rows move into the batch (and after the commit into the mirror): no copies.
+        let (mut new_orders, changed_orders): (Vec<OrderRow>, Vec<OrderRow>) = work
+            .touched
+            .drain()
+            .map(|(_, row)| row)
+            .partition(|r| work.new_ids.contains(&r.order_id));
+        // In id order, new rows append to the end of the table's B-tree.
+        new_orders.sort_unstable_by_key(|r| r.order_id);
         let batch = TradingBatch {
             journal: std::mem::take(&mut work.journal),
-            new_orders: work
-                .touched
-                .values()
-                .filter(|r| work.new_ids.contains(&r.order_id))
-                .cloned()
-                .collect(),
-            changed_orders: work
-                .touched
-                .values()
-                .filter(|r| !work.new_ids.contains(&r.order_id))
-                .cloned()
-                .collect(),
+            new_orders,
+            changed_orders,
             trades: std::mem::take(&mut work.trades),
             balances: work
                 .accounts
@@ -324,8 +336,12 @@ impl Writer {
         let executed = Instant::now();
         let committed = match failed {
             Some(e) => Err(e),
-            None => self.store.commit_trading_batch(&batch),
+            None => self.journal.commit(&batch),
         };
+        self.metrics
+            .commit_seconds
+            .observe(executed.elapsed().as_secs_f64());
+        self.metrics.group_commands.observe(jobs.len() as f64);
         tracing::debug!(
             commands = jobs.len(),
             execute_us = (executed - started).as_micros() as u64,
@@ -355,21 +371,23 @@ impl Writer {
             }
             return;
         }
-        for (id, row) in work.touched.drain() {
-            if row.status == "open" {
-                self.mirror.insert(id, row);
-            } else {
-                self.mirror.remove(&id);
-            }
-        }
         let stream_items = if self.stream.receiver_count() > 0 {
             Some(self.stream_items(&guard.ledger, &batch, &work))
         } else {
             None
         };
-        let snapshot = if guard.ledger.seq as i64 - guard.snapshot_seq
-            >= self.settings.snapshot_every as i64
-        {
+        for row in batch.new_orders.into_iter().chain(batch.changed_orders) {
+            if row.status == "open" {
+                self.mirror.insert(row.order_id, row);
+            } else {
+                self.mirror.remove(&row.order_id);
+            }
+        }
+        let snapshot = if snapshot_due(
+            guard.ledger.seq as i64 - guard.snapshot_seq,
+            self.settings.snapshot_every,
+            guard.ledger.engine.resting_orders(),
+        ) {
             guard.snapshot_seq = guard.ledger.seq as i64;
             Some((guard.ledger.snapshot(), guard.ledger.state_hash_hex()))
         } else {
@@ -387,7 +405,13 @@ impl Writer {
         if let Some((snap, hash)) = snapshot {
             // Serialising and storing a large snapshot must not stall the order path.
             let store = self.store.clone();
-            std::thread::spawn(move || write_snapshot(&store, &snap, &hash, now));
+            let spawned = std::thread::Builder::new()
+                .name("engine-snapshot".into())
+                .spawn(move || write_snapshot(&store, &snap, &hash, now));
+            if let Err(error) = spawned {
+                // Not fatal: the journal is durable; the next snapshot retries.
+                tracing::warn!(%error, "cannot start the snapshot writer");
+            }
         }
     }
 
@@ -501,6 +525,7 @@ impl Writer {
             seq: seq as i64,
             events: Vec::new(),
             result: None,
+            result_json: None,
             order: None,
         };
         let mut command_trades = Vec::new();
@@ -631,6 +656,7 @@ impl Writer {
                         seq: seq as i64,
                     };
                     row.response = serde_json::to_string(&result).map_err(internal)?;
+                    reply.result_json = Some(row.response.clone());
                     reply.result = Some(result);
                 }
             }
@@ -695,6 +721,17 @@ impl Writer {
     }
 }
 
+/// Whether `since` journal entries after the last snapshot call for a new one: at least
+/// `snapshot_every`, and at least as many as there are resting orders. A snapshot costs time
+/// and bytes in proportion to the resting orders (copied under the state lock, hashed, written
+/// in one transaction), so spacing snapshots by that many entries keeps its cost per command
+/// bounded however full the books get, while a restart still replays no more entries than the
+/// snapshot holds orders.
+fn snapshot_due(since: i64, snapshot_every: u64, resting_orders: usize) -> bool {
+    let every = snapshot_every.max(resting_orders as u64);
+    since >= i64::try_from(every).unwrap_or(i64::MAX)
+}
+
 /// Builds the engine's order from API input (ids already validated).
 #[allow(clippy::too_many_arguments)] // one argument per order field, all plain values
 pub fn new_order(
@@ -716,5 +753,18 @@ pub fn new_order(
         kind,
         price: Price(price),
         qty: Wh(qty),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snapshot_due;
+
+    #[test]
+    fn snapshots_are_spaced_by_the_larger_of_the_setting_and_the_resting_orders() {
+        assert!(!snapshot_due(9_999, 10_000, 10));
+        assert!(snapshot_due(10_000, 10_000, 10));
+        assert!(!snapshot_due(10_000, 10_000, 50_000));
+        assert!(snapshot_due(50_000, 10_000, 50_000));
     }
 }

@@ -23,7 +23,8 @@ pub struct MarketSettings {
     pub min_price: i64,
     pub max_price: i64,
     pub max_order_qty_wh: u64,
-    /// A snapshot is taken after this many journal entries.
+    /// A snapshot is taken after this many journal entries (and never before as many entries
+    /// as there are resting orders; see `engine_host::snapshot_due`).
     pub snapshot_every: u64,
     /// Most commands executed and committed as one group.
     pub max_batch: usize,

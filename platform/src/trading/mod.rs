@@ -7,6 +7,7 @@
 
 pub mod engine_host;
 pub mod funds;
+pub mod group_metrics;
 pub mod journal;
 pub mod market;
 pub mod market_data;

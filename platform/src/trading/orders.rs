@@ -160,8 +160,11 @@ pub async fn place_order(
         .execute(Request::Submit(order))
         .await
         .map_err(host_error)?;
-    if let Some(result) = reply.result {
-        return Ok(HttpResponse::Created().json(result));
+    if let Some(json) = reply.result_json {
+        // The bytes stored for retries: a retry gets exactly this answer again.
+        return Ok(HttpResponse::Created()
+            .content_type("application/json")
+            .body(json));
     }
     let reason = rejected(&reply.events)
         .cloned()
