@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::checkpoint::Checkpointer;
+use super::checkpoint::{writer_checkpoint, Checkpointer};
 use super::connection::{write_transaction, AnyConnection, Backend, DatabaseTarget};
 use super::schema::{
     trading_balances, trading_journal, trading_orders, trading_snapshots, trading_trades,
@@ -92,7 +92,7 @@ pub struct JournalWriter {
     target: DatabaseTarget,
     /// None after a failed commit: the next one reconnects.
     conn: Option<AnyConnection>,
-    _checkpointer: Option<Checkpointer>,
+    checkpointer: Option<Checkpointer>,
 }
 
 impl JournalWriter {
@@ -107,6 +107,20 @@ impl JournalWriter {
             self.conn = None;
         }
         committed
+    }
+
+    /// Work the writer does between groups, after their answers went out: its share of a WAL
+    /// restart when the checkpoint thread asks for it (see [`Checkpointer`]). Failing is not
+    /// fatal: the WAL only stays longer.
+    pub fn between_groups(&mut self) {
+        let (Some(checkpointer), Some(conn)) = (&self.checkpointer, &mut self.conn) else {
+            return;
+        };
+        if checkpointer.restart_wanted() {
+            if let Err(error) = writer_checkpoint(conn) {
+                tracing::warn!(%error, "WAL checkpoint by the writer failed");
+            }
+        }
     }
 }
 
@@ -134,7 +148,7 @@ impl Store {
         Ok(JournalWriter {
             target,
             conn: Some(conn),
-            _checkpointer: checkpointer,
+            checkpointer,
         })
     }
 

@@ -11,7 +11,7 @@
 //! Readers (book depth, balances) share the state through a lock the writer holds from execute
 //! to commit, so they never see an uncommitted change.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -228,7 +228,7 @@ fn levels(orders: &[exchange::RestingOrder], depth: usize) -> Vec<Level> {
     levels
 }
 
-fn open_orders(store: &Store) -> Result<HashMap<i64, OrderRow>> {
+fn open_orders(store: &Store) -> Result<BTreeMap<i64, OrderRow>> {
     Ok(store
         .open_trading_orders()?
         .into_iter()
@@ -243,8 +243,11 @@ struct Writer {
     settings: MarketSettings,
     shared: Arc<RwLock<Shared>>,
     stream: broadcast::Sender<Arc<Vec<StreamItem>>>,
-    /// Open orders (the rows of everything resting in the engine).
-    mirror: HashMap<i64, OrderRow>,
+    /// Open orders (the rows of everything resting in the engine). A B-tree, not a hash map:
+    /// it grows a node at a time, where a hash map holding hundreds of thousands of rows
+    /// stalls the writer (and every order waiting on it) for hundreds of milliseconds each
+    /// time it doubles. New ids are the largest, so inserts go to the right edge.
+    mirror: BTreeMap<i64, OrderRow>,
     capacity: HashMap<(i64, String), (Option<i64>, i64)>,
     metrics: GroupMetrics,
 }
@@ -402,6 +405,7 @@ impl Writer {
         if let Some(items) = stream_items {
             let _ = self.stream.send(Arc::new(items));
         }
+        self.journal.between_groups();
         if let Some((snap, hash)) = snapshot {
             // Serialising and storing a large snapshot must not stall the order path.
             let store = self.store.clone();
