@@ -10,6 +10,7 @@ use settlement::ledger::{
     TransferKind,
 };
 
+use super::bulk::{self, Value};
 use super::connection::AnyConnection;
 use super::schema::{ledger_balances, ledger_transfers};
 use super::Store;
@@ -19,8 +20,12 @@ use crate::error::{PlatformError, Result};
 /// into chunks of `MAX_BINDS / columns` rows.
 pub(crate) const MAX_BINDS: usize = 32_000;
 
-/// Rows per INSERT statement of transfers.
+/// Rows per INSERT statement of transfers (PostgreSQL).
 const TRANSFER_CHUNK: usize = 1_000;
+
+const TRANSFER_COLUMNS: &str = "INSERT INTO ledger_transfers (id, ledger, debit_kind, debit_id, \
+     credit_kind, credit_id, amount, moved, kind, pending_id, code, zone, slot_start_ms, \
+     trade_id, reading_first, reading_last, run_version, created_at_ms) VALUES ";
 
 /// An optional integer as SQL text.
 pub(crate) fn sql_opt(v: Option<i64>) -> String {
@@ -269,18 +274,40 @@ pub(crate) fn insert_transfers(
             created_at_ms: now_ms,
         });
     }
-    // Written out rather than bound: diesel binds cost more than SQLite's insert itself here
-    // (~10,000 rows per slot). Every value is an integer, a hex id we formatted, or one of the
-    // fixed kinds; the one text from outside, the zone, is bound as `$1` (valid on both
-    // backends, and the same value for every row).
+    if let AnyConnection::Sqlite(c) = conn {
+        let mut values = Vec::with_capacity(rows.len() * 18);
+        for r in &rows {
+            values.extend([
+                Value::Text(&r.id),
+                Value::Int(i64::from(r.ledger)),
+                Value::Text(r.debit_kind),
+                Value::Int(r.debit_id),
+                Value::Text(r.credit_kind),
+                Value::Int(r.credit_id),
+                Value::Int(r.amount),
+                Value::Int(r.moved),
+                Value::Text(r.kind),
+                Value::OptText(r.pending_id.as_deref()),
+                Value::Int(i64::from(r.code)),
+                Value::Text(zone),
+                Value::Int(r.slot_start_ms),
+                Value::OptInt(r.trade_id),
+                Value::OptInt(r.reading_first),
+                Value::OptInt(r.reading_last),
+                Value::Int(i64::from(r.run_version)),
+                Value::Int(r.created_at_ms),
+            ]);
+        }
+        bulk::insert(c, TRANSFER_COLUMNS, "", 18, &values)?;
+        return Ok(());
+    }
+    // PostgreSQL: written out rather than bound, one round trip per chunk. Every value is an
+    // integer, a hex id we formatted, or one of the fixed kinds; the one text from outside, the
+    // zone, is bound as `$1` (the same value for every row).
     let mut sql = String::with_capacity(TRANSFER_CHUNK * 200);
     for chunk in rows.chunks(TRANSFER_CHUNK) {
         sql.clear();
-        sql.push_str(
-            "INSERT INTO ledger_transfers (id, ledger, debit_kind, debit_id, credit_kind, \
-             credit_id, amount, moved, kind, pending_id, code, zone, slot_start_ms, trade_id, \
-             reading_first, reading_last, run_version, created_at_ms) VALUES ",
-        );
+        sql.push_str(TRANSFER_COLUMNS);
         for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
@@ -371,14 +398,27 @@ pub(crate) fn upsert_balances(
             credits_posted: to_i64("balance", b.credits_posted)?,
         });
     }
-    // diesel builds neither a multi-row upsert on SQLite nor any upsert through
-    // MultiConnection, so this one statement is written out. Every value is an integer or one
-    // of the fixed owner kinds, so nothing from outside reaches the SQL text.
+    if let AnyConnection::Sqlite(c) = conn {
+        let mut values = Vec::with_capacity(rows.len() * 7);
+        for r in &rows {
+            values.extend([
+                Value::Text(&r.owner_kind),
+                Value::Int(r.owner_id),
+                Value::Int(i64::from(r.ledger)),
+                Value::Int(r.debits_pending),
+                Value::Int(r.debits_posted),
+                Value::Int(r.credits_pending),
+                Value::Int(r.credits_posted),
+            ]);
+        }
+        bulk::insert(c, BALANCE_COLUMNS, BALANCE_UPSERT, 7, &values)?;
+        return Ok(());
+    }
+    // diesel builds no upsert through MultiConnection, so on PostgreSQL this one statement is
+    // written out. Every value is an integer or one of the fixed owner kinds, so nothing from
+    // outside reaches the SQL text.
     for chunk in rows.chunks(2_000) {
-        let mut sql = String::from(
-            "INSERT INTO ledger_balances (owner_kind, owner_id, ledger, debits_pending, \
-             debits_posted, credits_pending, credits_posted) VALUES ",
-        );
+        let mut sql = String::from(BALANCE_COLUMNS);
         for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
@@ -394,15 +434,17 @@ pub(crate) fn upsert_balances(
                 r.credits_posted
             ));
         }
-        sql.push_str(
-            " ON CONFLICT (owner_kind, owner_id, ledger) DO UPDATE SET \
-             debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
-             credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted",
-        );
+        sql.push_str(BALANCE_UPSERT);
         diesel::sql_query(sql).execute(conn)?;
     }
     Ok(())
 }
+
+const BALANCE_COLUMNS: &str = "INSERT INTO ledger_balances (owner_kind, owner_id, ledger, \
+     debits_pending, debits_posted, credits_pending, credits_posted) VALUES ";
+const BALANCE_UPSERT: &str = " ON CONFLICT (owner_kind, owner_id, ledger) DO UPDATE SET \
+     debits_pending = excluded.debits_pending, debits_posted = excluded.debits_posted, \
+     credits_pending = excluded.credits_pending, credits_posted = excluded.credits_posted";
 
 fn balance_from(row: BalanceRow) -> Result<(Account, Balance)> {
     let corrupt = |reason: &str| PlatformError::CorruptRow {

@@ -18,6 +18,7 @@ macro_rules! per_backend {
 
 mod accounts;
 mod api_keys;
+mod bulk;
 mod checkpoint;
 mod connection;
 mod devices;

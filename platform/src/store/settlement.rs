@@ -370,16 +370,46 @@ impl NewMint {
 /// Rows per INSERT statement of mints.
 const MINT_CHUNK: usize = 1_000;
 
-/// Inserts mints. The rows of one run share their zone and factor: those texts are bound
-/// (`$1`…`$5`), everything else is an integer, a hex id or a fixed kind written into the
-/// statement, which is several times faster than binding ~16 values per row. Rows that do not
-/// share them go through diesel's batch insert.
+const MINT_COLUMNS: &str = "INSERT INTO mints (transfer_id, kind, account_id, zone, \
+     slot_start_ms, run_version, amount, total, exported_wh, ef_zone, ef_kind, ef_source, \
+     ef_version, ef_g_per_mwh, epoch, leaf_index) VALUES ";
+
+/// Inserts mints. SQLite: bound multi-row statements (`super::bulk`). PostgreSQL: the rows of
+/// one run share their zone and factor: those texts are bound (`$1`…`$5`), everything else is an
+/// integer, a hex id or a fixed kind written into the statement, one round trip per chunk; rows
+/// that do not share them go through diesel's batch insert.
 pub(crate) fn insert_mints(conn: &mut AnyConnection, rows: &[NewMint]) -> Result<()> {
     use diesel::sql_types::{Nullable, Text};
     use std::fmt::Write as _;
     let Some(first) = rows.first() else {
         return Ok(());
     };
+    if let AnyConnection::Sqlite(c) = conn {
+        use super::bulk::Value;
+        let mut values = Vec::with_capacity(rows.len() * 16);
+        for r in rows {
+            values.extend([
+                Value::Text(&r.transfer_id),
+                Value::Text(r.kind),
+                Value::Int(r.account_id),
+                Value::Text(&r.zone),
+                Value::Int(r.slot_start_ms),
+                Value::Int(i64::from(r.run_version)),
+                Value::Int(r.amount),
+                Value::Int(r.total),
+                Value::OptInt(r.exported_wh),
+                Value::OptText(r.ef_zone.as_deref()),
+                Value::OptText(r.ef_kind),
+                Value::OptText(r.ef_source.as_deref()),
+                Value::OptText(r.ef_version.as_deref()),
+                Value::OptInt(r.ef_g_per_mwh),
+                Value::OptInt(r.epoch),
+                Value::Int(r.leaf_index),
+            ]);
+        }
+        super::bulk::insert(c, MINT_COLUMNS, "", 16, &values)?;
+        return Ok(());
+    }
     let shared = |r: &NewMint| {
         (
             r.zone.clone(),
@@ -401,11 +431,7 @@ pub(crate) fn insert_mints(conn: &mut AnyConnection, rows: &[NewMint]) -> Result
     let mut sql = String::with_capacity(MINT_CHUNK * 160);
     for chunk in rows.chunks(MINT_CHUNK) {
         sql.clear();
-        sql.push_str(
-            "INSERT INTO mints (transfer_id, kind, account_id, zone, slot_start_ms, run_version, \
-             amount, total, exported_wh, ef_zone, ef_kind, ef_source, ef_version, ef_g_per_mwh, \
-             epoch, leaf_index) VALUES ",
-        );
+        sql.push_str(MINT_COLUMNS);
         for (i, r) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(',');
