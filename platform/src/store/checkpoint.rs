@@ -1,4 +1,7 @@
-//! Background WAL checkpoints for SQLite, beside the engine host's group commits.
+//! Background WAL checkpoints for SQLite: one thread per [`super::Store`], beside every
+//! writer (the engine host's group commits, settlement's slot transactions, ingest). Store
+//! connections do not checkpoint inside their own COMMITs (`wal_autocheckpoint = 0`), so a
+//! commit waits only for its WAL fsync, not also for copying pages into the database file.
 //!
 //! A checkpoint copies committed pages from the WAL into the database file and fsyncs that
 //! file. It never decides durability (a commit is durable once its WAL frames are fsynced), so
@@ -33,6 +36,7 @@ pub const RESTART_FRAMES: i32 = 65_536;
 pub const FORCE_RESTART_FRAMES: i32 = 4 * RESTART_FRAMES;
 
 /// The checkpoint thread; dropping this stops it.
+#[derive(Debug)]
 pub struct Checkpointer {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,

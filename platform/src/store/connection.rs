@@ -17,11 +17,14 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations
 /// Set on every SQLite connection. busy_timeout (generous: a loaded 2-core box running
 /// migrations for several openers needs it) comes first so that switching to WAL waits for
 /// another process instead of failing; synchronous=FULL makes a commit durable once it returns
-/// (WAL alone would trade that for speed); foreign keys are off in SQLite unless asked for.
+/// (WAL alone would trade that for speed); foreign keys are off in SQLite unless asked for;
+/// no connection checkpoints the WAL inside its own COMMIT: the store's checkpoint thread does
+/// (`checkpoint.rs`), and SQLite checkpoints when the last connection closes.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 15000;
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
-PRAGMA foreign_keys = ON;";
+PRAGMA foreign_keys = ON;
+PRAGMA wal_autocheckpoint = 0;";
 
 /// Serialises migration runs of several platform instances starting against one PostgreSQL
 /// database. Arbitrary but fixed: "sunmesh" in ASCII.

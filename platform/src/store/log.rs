@@ -36,6 +36,27 @@ pub(crate) fn insert_leaves(
         what: "leaf index",
         value: first_index.to_string(),
     })?;
+    if let AnyConnection::Sqlite(c) = conn {
+        use super::bulk::{self, Value};
+        let indexes: Vec<i64> = (0..leaves.len() as i64).map(|i| first + i).collect();
+        let mut values = Vec::with_capacity(leaves.len() * 4);
+        for ((leaf, hash), index) in leaves.iter().zip(&indexes) {
+            values.extend([
+                Value::Int(*index),
+                Value::Blob(leaf),
+                Value::Blob(hash),
+                Value::Int(now_ms),
+            ]);
+        }
+        bulk::insert(
+            c,
+            "INSERT INTO log_leaves (leaf_index, leaf, leaf_hash, created_at_ms) VALUES ",
+            "",
+            4,
+            &values,
+        )?;
+        return Ok(());
+    }
     let rows: Vec<NewLeafRow> = leaves
         .iter()
         .enumerate()

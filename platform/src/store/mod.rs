@@ -41,9 +41,12 @@ pub use settlement::{RewardEpochRow, StoredReportRow, StoredRun};
 pub use tallies::{TradeTotals, VerdictTally};
 pub use trading::{JournalRow, JournalWriter, OrderFilter, OrderRow, TradeRow, TradingBatch};
 
+use std::sync::Arc;
+
 use diesel::r2d2::{Pool, PooledConnection};
 
 use crate::error::Result;
+use checkpoint::Checkpointer;
 
 /// Most connections one store opens. SQLite serialises writers anyway, so a few readers
 /// suffice; PostgreSQL's default server limit is 100 for all instances together.
@@ -58,6 +61,9 @@ pub type PooledConn = PooledConnection<AnyConnectionManager>;
 pub struct Store {
     pool: Pool<AnyConnectionManager>,
     target: DatabaseTarget,
+    /// SQLite: the one thread that copies the WAL into the database file (connections do not
+    /// checkpoint inside their own COMMITs; see `checkpoint`). Stops with the last clone.
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl Store {
@@ -78,7 +84,15 @@ impl Store {
             .max_size(max_size)
             .min_idle(Some(1))
             .build_unchecked(AnyConnectionManager::new(target.clone()));
-        Ok(Store { pool, target })
+        let checkpointer = match target.backend() {
+            Backend::Sqlite => Some(Arc::new(Checkpointer::start(target.clone())?)),
+            Backend::Postgres => None,
+        };
+        Ok(Store {
+            pool,
+            target,
+            checkpointer,
+        })
     }
 
     pub fn backend(&self) -> Backend {

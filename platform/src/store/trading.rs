@@ -1,10 +1,12 @@
 //! The trading tables: the journal and snapshots (the durable truth of the engine) and the
 //! orders, trades and balances derived from it, all written by one group-commit transaction.
 
+use std::sync::Arc;
+
 use diesel::prelude::*;
 
 use super::checkpoint::{writer_checkpoint, Checkpointer};
-use super::connection::{write_transaction, AnyConnection, Backend, DatabaseTarget};
+use super::connection::{write_transaction, AnyConnection, DatabaseTarget};
 use super::schema::{
     trading_balances, trading_journal, trading_orders, trading_snapshots, trading_trades,
 };
@@ -92,7 +94,7 @@ pub struct JournalWriter {
     target: DatabaseTarget,
     /// None after a failed commit: the next one reconnects.
     conn: Option<AnyConnection>,
-    checkpointer: Option<Checkpointer>,
+    checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl JournalWriter {
@@ -128,10 +130,9 @@ fn open_writer(target: &DatabaseTarget) -> Result<AnyConnection> {
     let mut conn = target.establish()?;
     if let AnyConnection::Sqlite(c) = &mut conn {
         use diesel::connection::SimpleConnection;
-        // 0: no automatic checkpoints on this connection (the Checkpointer does them).
         // cache_size: the hot pages of the journal, order and index B-trees stay in memory
         // between groups (negative = KiB).
-        c.batch_execute("PRAGMA wal_autocheckpoint = 0; PRAGMA cache_size = -65536;")?;
+        c.batch_execute("PRAGMA cache_size = -65536;")?;
     }
     Ok(conn)
 }
@@ -141,14 +142,10 @@ impl Store {
     pub fn journal_writer(&self) -> Result<JournalWriter> {
         let target = self.target.clone();
         let conn = open_writer(&target)?;
-        let checkpointer = match target.backend() {
-            Backend::Sqlite => Some(Checkpointer::start(target.clone())?),
-            Backend::Postgres => None,
-        };
         Ok(JournalWriter {
             target,
             conn: Some(conn),
-            checkpointer,
+            checkpointer: self.checkpointer.clone(),
         })
     }
 
