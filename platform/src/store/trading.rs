@@ -87,7 +87,7 @@ pub struct OrderFilter {
 /// (and validity ping) per group, and on SQLite a connection that never checkpoints the WAL
 /// itself. SQLite's automatic checkpoint runs inside the COMMIT that crosses the threshold,
 /// copying pages into the database file and fsyncing it, so every few groups one group's
-/// answer would wait for that too; the store's [`Checkpointer`] thread does it beside the
+/// answer would wait for that too; the store's `Checkpointer` thread does it beside the
 /// writer instead, and asks the writer for its share of a WAL restart ([`Self::between_groups`]).
 /// The durability of a commit is unchanged: it is durable once its WAL frames are fsynced
 /// (`synchronous = FULL`), which COMMIT still does before it returns.
@@ -113,7 +113,7 @@ impl JournalWriter {
     }
 
     /// Work the writer does between groups, after their answers went out: its share of a WAL
-    /// restart when the checkpoint thread asks for it (see [`Checkpointer`]). Failing is not
+    /// restart when the checkpoint thread asks for it (see `Checkpointer`). Failing is not
     /// fatal: the WAL only stays longer.
     pub fn between_groups(&mut self) {
         let (Some(checkpointer), Some(conn)) = (&self.checkpointer, &mut self.conn) else {
