@@ -84,16 +84,21 @@ pub async fn list_devices(
     let me = caller.id();
     let store = service.store().clone();
     let devices = web::block(move || -> crate::error::Result<Vec<DeviceView>> {
-        store
+        let devices: Vec<Device> = store
             .devices()?
             .into_iter()
             .filter(|d| everyone || d.owner_id == me)
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect();
+        let ids: Vec<_> = devices.iter().map(|d| d.id).collect();
+        let mut reviews = store.device_reviews(&ids)?;
+        Ok(devices
+            .into_iter()
             .map(|d| {
-                let review = store.device_review(&d.id)?;
-                Ok(view(d, review))
+                let review = reviews.remove(&d.id);
+                view(d, review)
             })
-            .collect()
+            .collect())
     })
     .await??;
     Ok(web::Json(DevicesView { devices }))

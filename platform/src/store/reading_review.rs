@@ -21,6 +21,19 @@ impl Store {
         Ok(load_device(&mut conn, id)?.and_then(|d| d.review_reason))
     }
 
+    /// Why each of `ids` is under review; devices not under review (or unknown) are absent.
+    /// Two queries for all of them.
+    pub fn device_reviews(
+        &self,
+        ids: &[DeviceId],
+    ) -> Result<std::collections::HashMap<DeviceId, String>> {
+        let mut conn = self.connection()?;
+        Ok(load_devices(&mut conn, ids)?
+            .into_iter()
+            .filter_map(|(id, d)| Some((id, d.review_reason?)))
+            .collect())
+    }
+
     /// An operator's decision on a flagged reading. Releasing adds its energy to the verified
     /// energy of its slots; rejecting records `operator_rejected`. Either is final.
     pub fn decide_flagged(
