@@ -69,10 +69,8 @@ pub enum Request {
 pub struct Reply {
     pub seq: i64,
     pub events: Vec<Event>,
-    /// For an accepted submit: the answer (also stored for retries).
-    pub result: Option<OrderResult>,
-    /// `result` as JSON, exactly as stored for retries: the handler sends these bytes instead
-    /// of serialising the answer again.
+    /// For an accepted submit: the answer (an `OrderResult`) as JSON, exactly as stored for
+    /// retries: the handler sends these bytes as they are.
     pub result_json: Option<String>,
     /// For cancel/modify: the order after the change.
     pub order: Option<OrderView>,
@@ -528,7 +526,6 @@ impl Writer {
         let mut reply = Reply {
             seq: seq as i64,
             events: Vec::new(),
-            result: None,
             result_json: None,
             order: None,
         };
@@ -661,7 +658,6 @@ impl Writer {
                     };
                     row.response = serde_json::to_string(&result).map_err(internal)?;
                     reply.result_json = Some(row.response.clone());
-                    reply.result = Some(result);
                 }
             }
             Some(Request::Cancel { order_id, .. }) => {
