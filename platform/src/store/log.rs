@@ -38,11 +38,10 @@ pub(crate) fn insert_leaves(
     })?;
     if let AnyConnection::Sqlite(c) = conn {
         use super::bulk::{self, Value};
-        let indexes: Vec<i64> = (0..leaves.len() as i64).map(|i| first + i).collect();
         let mut values = Vec::with_capacity(leaves.len() * 4);
-        for ((leaf, hash), index) in leaves.iter().zip(&indexes) {
+        for (index, (leaf, hash)) in (first..).zip(leaves) {
             values.extend([
-                Value::Int(*index),
+                Value::Int(index),
                 Value::Blob(leaf),
                 Value::Blob(hash),
                 Value::Int(now_ms),
