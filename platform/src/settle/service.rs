@@ -21,7 +21,9 @@ use super::book::Book;
 use super::inputs::{InputSnapshot, MeteredSource, TradeSource};
 use super::schedule::{due_slots, ScheduleConfig};
 use crate::error::{PlatformError, Result};
-use crate::store::settlement::{self as rows, NewMint, NewRun, RewardEpochRow};
+use crate::store::report_rows;
+use crate::store::settlement::{self as rows, NewRun};
+use crate::store::tokens::{self, NewMint, RewardEpochRow};
 use crate::store::{write_transaction, AnyConnection, Store};
 
 /// What settlement needs besides the store and the key.
@@ -325,7 +327,7 @@ impl Settlement {
             )?);
             leaf += 1;
         }
-        rows::insert_mints(conn, &mints)?;
+        tokens::insert_mints(conn, &mints)?;
         rows::insert_run(
             conn,
             &NewRun {
@@ -343,7 +345,7 @@ impl Settlement {
             },
         )?;
         for row in &run.report_rows {
-            rows::insert_report_row(conn, row, first_leaf, now_ms)?;
+            report_rows::insert_report_row(conn, row, first_leaf, now_ms)?;
         }
         Ok(())
     }
@@ -416,10 +418,10 @@ impl Settlement {
             value: epoch.to_string(),
         })?;
         self.write(|conn, book| {
-            if rows::reward_epoch(conn, epoch_key)?.is_some() {
+            if tokens::reward_epoch(conn, epoch_key)?.is_some() {
                 return Ok(EpochOutcome::AlreadyDistributed);
             }
-            let grams = rows::carbon_by_account(conn, start, end)?;
+            let grams = tokens::carbon_by_account(conn, start, end)?;
             let rewards = settle_epoch_rewards(&calendar, &self.config.reward_pool, epoch, &grams);
             book.apply(conn, "*rewards*", &rewards.transfers, now_ms)?;
             book.check()?;
@@ -448,9 +450,9 @@ impl Settlement {
                     leaf_index: (first + i as u64) as i64,
                 });
             }
-            rows::insert_mints(conn, &mints)?;
+            tokens::insert_mints(conn, &mints)?;
             let minted: u128 = rewards.transfers.iter().map(|t| t.amount).sum();
-            rows::insert_reward_epoch(
+            tokens::insert_reward_epoch(
                 conn,
                 &RewardEpochRow {
                     epoch: epoch_key,

@@ -26,10 +26,12 @@ pub(crate) mod ledger;
 pub(crate) mod log;
 mod reading_review;
 pub mod readings;
+pub(crate) mod report_rows;
 pub mod schema;
 pub(crate) mod settlement;
 mod settlement_feed;
 mod tallies;
+pub(crate) mod tokens;
 mod trading;
 
 pub use api_keys::{ApiKeyInfo, MAX_KEY_LABEL_CHARS, MAX_LIVE_KEYS_PER_ACCOUNT};
@@ -37,8 +39,10 @@ pub(crate) use connection::write_transaction;
 pub use connection::{AnyConnection, AnyConnectionManager, Backend, DatabaseTarget};
 pub use ledger::{PendingState, StoredTransfer};
 pub use log::{StoredCheckpoint, MAX_LEAVES_PER_READ};
-pub use settlement::{RewardEpochRow, StoredReportRow, StoredRun};
+pub use report_rows::StoredReportRow;
+pub use settlement::StoredRun;
 pub use tallies::{TradeTotals, VerdictTally};
+pub use tokens::RewardEpochRow;
 pub use trading::{JournalRow, JournalWriter, OrderFilter, OrderRow, TradeRow, TradingBatch};
 
 use std::sync::Arc;
