@@ -399,6 +399,14 @@ async fn every_route_admits_exactly_its_roles_and_only_the_owner() {
             Some(ALL),
             Some(StatusCode::BAD_REQUEST),
         ),
+        row(
+            Method::POST,
+            "/v1/stream/tickets",
+            "/v1/stream/tickets",
+            None,
+            Some(ALL),
+            None,
+        ),
     ];
 
     // Every documented operation has a row, and every row is a documented operation.

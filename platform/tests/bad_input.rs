@@ -285,6 +285,21 @@ async fn bad_input_is_a_documented_4xx_and_changes_nothing() {
         ));
     }
     cases.push(bad(Method::GET, "/v1/stream", "/v1/stream", None, "trader"));
+    // A ticket that was never issued, an empty one, one in the shape of an API key: refused
+    // whoever sends them (the ticket alone decides).
+    for (q, who) in [
+        ("ticket=smt_00", "none"),
+        ("ticket=", "trader"),
+        ("ticket=smk_not-a-real-key", "none"),
+    ] {
+        cases.push(bad(
+            Method::GET,
+            "/v1/stream",
+            format!("/v1/stream?{q}"),
+            None,
+            who,
+        ));
+    }
     cases.push(bad(
         Method::GET,
         "/v1/stream",

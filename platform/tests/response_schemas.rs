@@ -360,6 +360,20 @@ async fn responses_match_the_documented_schemas() {
             None,
             &buyer.key,
         ),
+        (
+            Method::POST,
+            "/v1/stream/tickets",
+            "/v1/stream/tickets".into(),
+            None,
+            &buyer.key,
+        ),
+        (
+            Method::GET,
+            "/v1/stream",
+            "/v1/stream?ticket=smt_unknown".into(),
+            None,
+            "",
+        ),
         (Method::GET, "/healthz", "/healthz".into(), None, ""),
     ];
     let mut seen = BTreeSet::new();

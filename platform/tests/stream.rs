@@ -1,6 +1,7 @@
 //! `GET /v1/stream` over a real socket: a client that only listens receives the book updates,
 //! trades and its own order events as they are committed; filters narrow the public messages;
 //! other accounts' order events never arrive; a missing key is refused before the upgrade.
+//! A one-time ticket (what the web page uses) opens one stream for the key that asked for it.
 
 mod common;
 #[path = "http_support/mod.rs"]
@@ -163,4 +164,75 @@ fn listeners_receive_books_trades_and_their_own_orders(db: &TestDb) {
     assert!(filtered.is_empty(), "{filtered:?}");
 }
 
-on_each_backend!(listeners_receive_books_trades_and_their_own_orders);
+fn refused_status(outcome: Result<Socket, Box<tungstenite::Error>>) -> u16 {
+    match outcome {
+        Err(e) => match *e {
+            tungstenite::Error::Http(response) => response.status().as_u16(),
+            other => panic!("expected an HTTP refusal, got {other}"),
+        },
+        Ok(_) => panic!("expected a refusal, got an upgrade"),
+    }
+}
+
+fn a_ticket_opens_one_stream_for_its_key(db: &TestDb) {
+    let ex = Exchange::start(db);
+    let seller = ex.account("sol", Role::Prosumer);
+    let other = ex.account("oli", Role::Consumer);
+    ex.device(1, "sol", 4_000);
+    let slot = ex.slot();
+    let addr = serve(ex.state());
+    let mut http = Client::new(addr);
+    fn ticket_of(http: &mut Client, key: &str) -> String {
+        let (status, body) = http
+            .request("POST", "/v1/stream/tickets", Some(key), None)
+            .unwrap();
+        assert_eq!(status, 201, "{body}");
+        assert!(body["expires_at_ms"].as_i64().unwrap() > 0, "{body}");
+        body["ticket"].as_str().unwrap().to_owned()
+    }
+
+    // The ticket alone, no header: the stream is the seller's, so its own orders arrive; a
+    // header of another account beside the ticket changes nothing.
+    let ticket = ticket_of(&mut http, &seller.key);
+    let query = format!("?ticket={ticket}");
+    let mut ws = connect(addr, Some(&other.key), &query).unwrap();
+    let sell = json!({"client_order_id": 1, "zone": "default", "slot_start_ms": slot,
+                      "side": "sell", "type": "limit", "price_micro_per_kwh": 200_000,
+                      "qty_wh": 500});
+    let (status, body) = http
+        .request("POST", "/v1/orders", Some(&seller.key), Some(&sell))
+        .unwrap();
+    assert_eq!(status, 201, "{body}");
+    let seen = listen(&mut ws, Duration::from_secs(1));
+    let orders = of_type(&seen, "order");
+    assert_eq!(orders.len(), 1, "{seen:?}");
+    assert_eq!(orders[0]["order"]["side"], "sell");
+
+    // Used once; never issued; issued to a key revoked since: all refused before the upgrade.
+    assert_eq!(refused_status(connect(addr, None, &query)), 401);
+    assert_eq!(refused_status(connect(addr, None, "?ticket=smt_00")), 401);
+    let unused = ticket_of(&mut http, &seller.key);
+    let (status, keys) = http
+        .request("GET", "/v1/keys", Some(&seller.key), None)
+        .unwrap();
+    assert_eq!(status, 200, "{keys}");
+    let key_id = keys[0]["id"].as_i64().unwrap();
+    let (status, body) = http
+        .request(
+            "DELETE",
+            &format!("/v1/keys/{key_id}"),
+            Some(&seller.key),
+            None,
+        )
+        .unwrap();
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(
+        refused_status(connect(addr, None, &format!("?ticket={unused}"))),
+        401
+    );
+}
+
+on_each_backend!(
+    listeners_receive_books_trades_and_their_own_orders,
+    a_ticket_opens_one_stream_for_its_key
+);

@@ -200,6 +200,7 @@ pub async fn revoke_key(
     let now = clock::now_ms();
     web::block(move || store.revoke_api_key(caller.id(), key_id, now)).await??;
     state.keys.forget_key(key_id);
+    state.stream_tickets.forget_key(key_id);
     Ok(HttpResponse::NoContent().finish())
 }
 

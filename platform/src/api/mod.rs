@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod stream_tickets;
 
 use std::sync::Arc;
 
@@ -27,6 +28,7 @@ use crate::store::Store;
 use auth::{KeyCache, RateLimiter};
 use error::{extractors, ApiError};
 use metrics::Metrics;
+use stream_tickets::StreamTickets;
 
 /// What every handler can reach. Cheap to clone: everything is shared.
 #[derive(Clone)]
@@ -34,6 +36,8 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub keys: Arc<KeyCache>,
+    /// One-time tickets that open the WebSocket stream from a browser.
+    pub stream_tickets: Arc<StreamTickets>,
     pub key_limiter: Arc<RateLimiter>,
     pub anonymous_limiter: Arc<RateLimiter>,
     pub limits: ApiLimits,
@@ -63,6 +67,7 @@ impl AppState {
             store,
             metrics: Arc::new(metrics),
             keys: Arc::new(KeyCache::default()),
+            stream_tickets: Arc::new(StreamTickets::default()),
             key_limiter: Arc::new(RateLimiter::new(
                 limits.requests_per_second_per_key,
                 limits.burst_per_key,

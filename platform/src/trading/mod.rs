@@ -28,13 +28,13 @@ use utoipa::OpenApi;
         market_data::slots, market_data::book, market_data::slot_trades, market_data::slot_stats,
         orders::place_order, orders::list_orders, orders::get_order, orders::cancel_order,
         orders::modify_order, orders::my_trades, orders::balances, orders::deposit,
-        orders::engine_status, stream::stream,
+        orders::engine_status, stream::stream, stream::issue_ticket,
     ),
     components(schemas(
         views::NewOrderBody, views::SideText, views::OrderTypeText, views::ModifyBody,
         views::OrderView, views::PublicTrade, views::MyTrade, views::OrderResult,
         views::BalanceView, views::SlotView, views::Level, views::BookDepth, views::SlotStats,
-        views::DepositBody, views::EngineStatus, views::StreamMessage,
+        views::DepositBody, views::EngineStatus, views::StreamMessage, stream::StreamTicket,
     )),
     tags(
         (name = "market", description = "open slots, books, trades, statistics, the WebSocket stream"),
@@ -58,5 +58,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(orders::balances)
         .service(orders::deposit)
         .service(orders::engine_status)
-        .service(stream::stream);
+        .service(stream::stream)
+        .service(stream::issue_ticket);
 }
