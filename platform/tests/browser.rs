@@ -525,4 +525,28 @@ fn neighbours_trade_in_the_page() {
     wait_loaded(&browser, &["devices"]);
     assert_accessible(&browser, "seller with a device");
     browser.screenshot(&shots.join("06-seller-traded.png"));
+
+    // The page listens on the stream: a trade made elsewhere (both orders over the API) shows
+    // on Bob's page well before its slow poll (60 s, longer than any wait here) would.
+    browser.wait_for(
+        "the page on the stream",
+        "return document.body.dataset.live === 'stream';",
+        json!([]),
+    );
+    let later_slot = slots[9]["slot_start_ms"].as_i64().expect("an open slot");
+    let order = |side: &str, client_order_id: i64| {
+        json!({"client_order_id": client_order_id, "zone": "default", "slot_start_ms": later_slot,
+               "side": side, "type": "limit", "price_micro_per_kwh": 260_000, "qty_wh": 500})
+    };
+    let (status, placed) = server.http(
+        "POST",
+        "/v1/orders",
+        Some(&seller_key),
+        Some(order("sell", 2)),
+    );
+    assert_eq!(status, 201, "{placed}");
+    let (status, placed) = server.http("POST", "/v1/orders", Some(&key), Some(order("buy", 90)));
+    assert_eq!(status, 201, "{placed}");
+    let trades = wait_for_in(&browser, "#trades", "0.260000/kWh");
+    assert!(trades.contains("0.500 kWh"), "{trades}");
 }

@@ -42,6 +42,7 @@ async function start() {
     h("li", {}, h("a", { href: `#${s.id}` }, s.querySelector("h2").textContent))));
   show("app");
   await view.refresh();
+  if (stopLive) stopLive();
   stopLive = live(() => view.refresh(true));
   document.body.dataset.ready = "true";
 }

@@ -46,12 +46,18 @@ export function panel(id, title, intro) {
   return { section, body, heading };
 }
 
-/** Replaces `body` with what `load` makes; a `background` refresh skips a body holding the focus. */
+/**
+ * Replaces `body` with what `load` makes. A `background` refresh (the live updates) skips a body
+ * holding the focus, and leaves a body alone when the new content is the same: the stream
+ * refreshes often, and replacing a list the user is about to click in would lose the click.
+ */
 export async function fill(body, load, background = false) {
   if (background && body.contains(document.activeElement)) return;
   try {
-    const content = await load();
-    replace(body, content);
+    const scratch = document.createElement("div");
+    replace(scratch, await load());
+    if (background && scratch.innerHTML === body.innerHTML) return;
+    body.replaceChildren(...scratch.childNodes);
   } catch (e) {
     replace(body, failure(e));
   } finally {

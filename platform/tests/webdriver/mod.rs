@@ -178,9 +178,20 @@ impl Browser {
         Element(found[ELEMENT].as_str().expect("an element id").to_owned())
     }
 
+    /// Clicks the element `css` finds. The page replaces a list when the stream says it changed,
+    /// and an element found just before that is gone ("stale element reference"): it is found
+    /// again, a few times at most.
     pub fn click(&self, css: &str) {
-        let Element(id) = self.find(css);
-        self.session_call("POST", &format!("/element/{id}/click"), Some(json!({})));
+        let mut attempts = 0;
+        loop {
+            let Element(id) = self.find(css);
+            let path = format!("/session/{}/element/{id}/click", self.session);
+            match self.call("POST", &path, Some(json!({}))) {
+                Ok(_) => return,
+                Err(e) if e.contains("stale element reference") && attempts < 5 => attempts += 1,
+                Err(e) => panic!("WebDriver: {e}"),
+            }
+        }
     }
 
     /// Replaces the element's text with `text`, typed (focusing it first, as a user would).
