@@ -23,21 +23,46 @@ use tungstenite::{Message, WebSocket};
 
 type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
-/// Serves the app on a loopback port from a thread of its own.
-fn serve(state: AppState) -> SocketAddr {
+/// The app served on a loopback port from a thread of its own; dropping this stops it, so the
+/// state (and the exchange's writer with it) is gone before the test's database is.
+struct Served {
+    addr: SocketAddr,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn serve(state: AppState) -> Served {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            actix_web::HttpServer::new(move || api::app(state.clone()))
-                .workers(1)
-                .listen(listener)
-                .unwrap()
-                .run()
-                .await
-        })
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new()
+            .block_on(async move {
+                let server = actix_web::HttpServer::new(move || api::app(state.clone()))
+                    .workers(1)
+                    .listen(listener)
+                    .unwrap()
+                    .run();
+                handle_tx.send(server.handle()).unwrap();
+                server.await
+            })
+            .unwrap();
     });
-    addr
+    Served {
+        addr,
+        handle: handle_rx.recv().unwrap(),
+        thread: Some(thread),
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Not graceful: open WebSockets would hold a graceful stop for its whole timeout.
+        actix_web::rt::System::new().block_on(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 fn connect(
@@ -92,7 +117,8 @@ fn listeners_receive_books_trades_and_their_own_orders(db: &TestDb) {
     let watcher = ex.account("wim", Role::Consumer);
     ex.device(1, "sol", 4_000);
     let slot = ex.slot();
-    let addr = serve(ex.state());
+    let served = serve(ex.state());
+    let addr = served.addr;
     let mut http = Client::new(addr);
 
     // No key: refused with the error shape, no upgrade.
@@ -180,7 +206,8 @@ fn a_ticket_opens_one_stream_for_its_key(db: &TestDb) {
     let other = ex.account("oli", Role::Consumer);
     ex.device(1, "sol", 4_000);
     let slot = ex.slot();
-    let addr = serve(ex.state());
+    let served = serve(ex.state());
+    let addr = served.addr;
     let mut http = Client::new(addr);
     fn ticket_of(http: &mut Client, key: &str) -> String {
         let (status, body) = http

@@ -14,6 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use exchange::{
@@ -117,6 +118,20 @@ pub struct EngineHost {
     pub settings: MarketSettings,
     /// Group-commit figures, exported at `/metrics`.
     pub metrics: GroupMetrics,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Drop for EngineHost {
+    /// Closes the queue and waits for the writer to finish the group it is in and stop, so
+    /// that once the host is gone nothing of it touches the database (which its owner may
+    /// then remove: a writer ticking on would fail its commit and exit the process).
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::sync_channel(0);
+        drop(std::mem::replace(&mut self.tx, closed));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
 }
 
 impl EngineHost {
@@ -145,7 +160,7 @@ impl EngineHost {
             mirror,
             capacity: HashMap::new(),
         };
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("engine-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(PlatformError::Output)?;
@@ -157,6 +172,7 @@ impl EngineHost {
             stream,
             settings,
             metrics,
+            writer: Some(writer),
         }))
     }
 
