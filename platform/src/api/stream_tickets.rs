@@ -8,13 +8,11 @@
 //! (as their SHA-256), so a ticket opens a stream on the instance that issued it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-
-use ring::digest::{digest, SHA256};
-use ring::rand::{SecureRandom, SystemRandom};
+use std::sync::{Mutex, MutexGuard};
 
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::registry::{random_256_bits, KeyHash};
 
 /// How long a ticket may wait for its upgrade.
 pub const TICKET_TTL_MS: i64 = 30_000;
@@ -25,21 +23,15 @@ pub const MAX_PENDING: usize = 100_000;
 /// What every ticket starts with, so a ticket is not mistaken for an API key (`smk_`).
 pub const TICKET_PREFIX: &str = "smt_";
 
-/// The unused tickets, by the SHA-256 of their text.
+/// The unused tickets, by the SHA-256 of their text (hashed as API keys are).
 #[derive(Default)]
 pub struct StreamTickets {
-    pending: Mutex<HashMap<[u8; 32], Pending>>,
+    pending: Mutex<HashMap<KeyHash, Pending>>,
 }
 
 struct Pending {
     caller: Caller,
     expires_ms: i64,
-}
-
-fn hash(ticket: &str) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, ticket.as_bytes()).as_ref());
-    out
 }
 
 fn refused() -> ApiError {
@@ -51,18 +43,18 @@ fn refused() -> ApiError {
 }
 
 impl StreamTickets {
+    fn pending(&self) -> Result<MutexGuard<'_, HashMap<KeyHash, Pending>>, ApiError> {
+        self.pending
+            .lock()
+            .map_err(|_| ApiError::internal("stream tickets lock poisoned"))
+    }
+
     /// A new ticket for `caller` and when it expires.
     pub fn issue(&self, caller: &Caller, now_ms: i64) -> Result<(String, i64), ApiError> {
-        let mut secret = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut secret)
-            .map_err(|_| ApiError::internal("the system random generator failed"))?;
+        let secret = random_256_bits().map_err(ApiError::internal)?;
         let ticket = format!("{TICKET_PREFIX}{}", hex::encode(secret));
         let expires_ms = now_ms + TICKET_TTL_MS;
-        let mut pending = self
-            .pending
-            .lock()
-            .map_err(|_| ApiError::internal("stream tickets lock poisoned"))?;
+        let mut pending = self.pending()?;
         if pending.len() >= MAX_PENDING {
             pending.retain(|_, p| p.expires_ms > now_ms);
             if pending.len() >= MAX_PENDING {
@@ -71,7 +63,7 @@ impl StreamTickets {
                 ));
             }
         }
-        let mine: Vec<([u8; 32], i64)> = pending
+        let mine: Vec<(KeyHash, i64)> = pending
             .iter()
             .filter(|(_, p)| p.caller.key_id == caller.key_id)
             .map(|(h, p)| (*h, p.expires_ms))
@@ -82,7 +74,7 @@ impl StreamTickets {
             }
         }
         pending.insert(
-            hash(&ticket),
+            KeyHash::of(&ticket),
             Pending {
                 caller: caller.clone(),
                 expires_ms,
@@ -93,11 +85,7 @@ impl StreamTickets {
 
     /// The caller a ticket was issued to; the ticket is used up either way.
     pub fn redeem(&self, ticket: &str, now_ms: i64) -> Result<Caller, ApiError> {
-        let mut pending = self
-            .pending
-            .lock()
-            .map_err(|_| ApiError::internal("stream tickets lock poisoned"))?;
-        match pending.remove(&hash(ticket)) {
+        match self.pending()?.remove(&KeyHash::of(ticket)) {
             Some(p) if p.expires_ms > now_ms => Ok(p.caller),
             _ => Err(refused()),
         }

@@ -14,17 +14,25 @@ use crate::error::PlatformError;
 
 const PREFIX: &str = "smk_";
 
+/// 256 bits from the operating system's CSPRNG: API keys, stream tickets.
+pub fn random_256_bits() -> Result<[u8; 32], PlatformError> {
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| PlatformError::Config("the system random generator failed".into()))?;
+    Ok(bytes)
+}
+
 /// The secret key text, as given to the account holder. Never logged or stored.
 pub struct ApiKeySecret(String);
 
 impl ApiKeySecret {
     /// 32 bytes from the operating system's CSPRNG.
     pub fn generate() -> Result<Self, PlatformError> {
-        let mut bytes = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| PlatformError::Config("the system random generator failed".into()))?;
-        Ok(Self(format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))))
+        Ok(Self(format!(
+            "{PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(random_256_bits()?)
+        )))
     }
 
     pub fn expose(&self) -> &str {

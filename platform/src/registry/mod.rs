@@ -7,7 +7,7 @@ mod device;
 mod location;
 
 pub use account::{Account, AccountId, AccountName, Role, DEFAULT_OWNER, MAX_ACCOUNT_NAME_CHARS};
-pub use api_key::{ApiKeySecret, KeyHash};
+pub use api_key::{random_256_bits, ApiKeySecret, KeyHash};
 pub use device::{
     parse_device_id, parse_public_key, Device, DeviceState, NameplateW, NewDevice, Zone,
     DEFAULT_ZONE, MAX_NAMEPLATE_W, MAX_ZONE_LEN,
