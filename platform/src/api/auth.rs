@@ -32,6 +32,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Spends a token of this caller's key for one request, or refuses it (429).
+    pub fn charge(&self, state: &AppState, now_ms: i64) -> Result<(), ApiError> {
+        state
+            .key_limiter
+            .check(self.key_id, now_ms)
+            .map_err(ApiError::rate_limited)
+    }
+
     pub fn id(&self) -> AccountId {
         self.account.id
     }
@@ -83,10 +91,7 @@ impl FromRequest for Caller {
                     caller
                 }
             };
-            state
-                .key_limiter
-                .check(caller.key_id, now)
-                .map_err(ApiError::rate_limited)?;
+            caller.charge(&state, now)?;
             Ok(caller)
         })
     }

@@ -73,10 +73,7 @@ async fn stream_caller(
     };
     let now = clock::now_ms();
     let caller = state.stream_tickets.redeem(ticket, now)?;
-    state
-        .key_limiter
-        .check(caller.key_id, now)
-        .map_err(ApiError::rate_limited)?;
+    caller.charge(state, now)?;
     Ok(caller)
 }
 
