@@ -109,6 +109,17 @@ fn of_type<'a>(messages: &'a [Value], kind: &str) -> Vec<&'a Value> {
     messages.iter().filter(|m| m["type"] == kind).collect()
 }
 
+/// The status of a refused upgrade (the test fails on an upgrade or a non-HTTP error).
+fn refused_status(outcome: Result<Socket, Box<tungstenite::Error>>) -> u16 {
+    match outcome {
+        Err(e) => match *e {
+            tungstenite::Error::Http(response) => response.status().as_u16(),
+            other => panic!("expected an HTTP refusal, got {other}"),
+        },
+        Ok(_) => panic!("expected a refusal, got an upgrade"),
+    }
+}
+
 fn listeners_receive_books_trades_and_their_own_orders(db: &TestDb) {
     let ex = Exchange::start(db);
     let admin = ex.account("root", Role::Admin);
@@ -122,13 +133,7 @@ fn listeners_receive_books_trades_and_their_own_orders(db: &TestDb) {
     let mut http = Client::new(addr);
 
     // No key: refused with the error shape, no upgrade.
-    match connect(addr, None, "") {
-        Err(e) => match *e {
-            tungstenite::Error::Http(response) => assert_eq!(response.status(), 401),
-            other => panic!("expected 401, got {other}"),
-        },
-        Ok(_) => panic!("expected 401, got an upgrade"),
-    }
+    assert_eq!(refused_status(connect(addr, None, "")), 401);
 
     let mut seller_ws = connect(addr, Some(&seller.key), "").unwrap();
     let mut watcher_ws = connect(addr, Some(&watcher.key), "").unwrap();
@@ -188,16 +193,6 @@ fn listeners_receive_books_trades_and_their_own_orders(db: &TestDb) {
     // A filter on another zone hides this zone's books and trades.
     let filtered = listen(&mut elsewhere_ws, Duration::from_millis(500));
     assert!(filtered.is_empty(), "{filtered:?}");
-}
-
-fn refused_status(outcome: Result<Socket, Box<tungstenite::Error>>) -> u16 {
-    match outcome {
-        Err(e) => match *e {
-            tungstenite::Error::Http(response) => response.status().as_u16(),
-            other => panic!("expected an HTTP refusal, got {other}"),
-        },
-        Ok(_) => panic!("expected a refusal, got an upgrade"),
-    }
 }
 
 fn a_ticket_opens_one_stream_for_its_key(db: &TestDb) {
