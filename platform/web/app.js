@@ -42,7 +42,6 @@ async function start() {
     h("li", {}, h("a", { href: `#${s.id}` }, s.querySelector("h2").textContent))));
   show("app");
   await view.refresh();
-  if (stopLive) stopLive();
   stopLive = live(() => view.refresh(true));
   document.body.dataset.ready = "true";
 }
@@ -83,7 +82,6 @@ $("new-key-continue").addEventListener("click", () => {
 });
 
 $("sign-out").addEventListener("click", () => {
-  if (stopLive) stopLive();
   stopLive = null;
   session.clear();
   delete document.body.dataset.ready;
