@@ -340,12 +340,79 @@ fn due_slots_are_settled_once(db: &TestDb) {
     assert_eq!(store.settlement_run_count().unwrap(), 1);
 }
 
+/// A slot that cannot settle (its zone has no emission factor) holds its reward epoch back,
+/// also after the look-back window has passed it; once settled by hand, the next tick shares
+/// the pool over both slots' carbon.
+fn a_reward_epoch_waits_for_its_unsettled_slots(db: &TestDb) {
+    let (store, s) = prepare(db);
+    const NO_FACTOR: &str = "XX-NOFACTOR";
+    store
+        .put_slot_energy(NO_FACTOR, SLOT, &[meter(5, 400, 0)])
+        .expect("energy");
+    let schedule = platform::settle::ScheduleConfig {
+        lookback_ms: 2 * 3_600_000,
+        ..Default::default()
+    };
+    // Epoch 0 is [SLOT, SLOT + 4 slots); it has ended and all its slots are due.
+    let epoch_end = SLOT + 4 * SLOT_MS;
+    let now = epoch_end + schedule.late_reading_ms;
+    let done = s.settle_due(now, &schedule).expect("due");
+    assert_eq!(done.len(), 1, "only PH-LV settles: {done:?}");
+    assert!(store.reward_epochs().unwrap().is_empty());
+    assert_eq!(
+        s.settle_epoch(0, now).unwrap(),
+        EpochOutcome::Held {
+            unsettled_slots: 1,
+            first: (NO_FACTOR.to_owned(), SLOT)
+        }
+    );
+    // A day later the slot is long out of the look-back window: still held.
+    let later = now + 24 * 3_600_000;
+    assert!(s.settle_due(later, &schedule).unwrap().is_empty());
+    assert!(store.reward_epochs().unwrap().iter().all(|e| e.epoch != 0));
+    // The operator imports a factor and settles the slot by hand.
+    let csv = format!(
+        "{}XX-NOFACTOR,2018-01-01,2028-01-01,annual_average,test,v1,500000\n",
+        EXAMPLE_FACTORS
+    );
+    let table = FactorTable::from_csv(&csv).expect("factors");
+    store
+        .replace_emission_factors(&table, later)
+        .expect("factors");
+    assert!(matches!(
+        s.run_slot(NO_FACTOR, SLOT, later, 1).expect("run"),
+        RunOutcome::Settled { .. }
+    ));
+    s.settle_due(later + 1, &schedule).expect("due");
+    let epochs = store.reward_epochs().unwrap();
+    let zero = epochs
+        .iter()
+        .find(|e| e.epoch == 0)
+        .expect("epoch 0 distributed");
+    assert_eq!(
+        zero.participants, 3,
+        "sellers 1 and 3, and 5 of the held slot"
+    );
+    // 400 Wh at 500,000 g/MWh = 200 g; the other two as in reward_epochs_mint_the_pool_once.
+    let pool = 1_000_000_000i128;
+    let r5 = net(&store, p(5), LedgerId::Reward);
+    // floor(pool × 200 / 1,156) = 173,010,380, plus the one unit left over: its fraction
+    // (0.62) is the largest of the three.
+    assert_eq!(r5, pool * 200 / (410 + 546 + 200) + 1);
+    assert_eq!(
+        net(&store, p(1), LedgerId::Reward) + net(&store, p(3), LedgerId::Reward) + r5,
+        pool
+    );
+    s.check_invariants().expect("invariants");
+}
+
 on_each_backend!(
     settles_a_slot_end_to_end,
     rerunning_a_settled_slot_changes_nothing,
     reconciliation_posts_corrections_only,
     reward_epochs_mint_the_pool_once,
     due_slots_are_settled_once,
+    a_reward_epoch_waits_for_its_unsettled_slots,
 );
 
 // ---- the binary -----------------------------------------------------------------------------

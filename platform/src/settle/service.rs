@@ -79,8 +79,17 @@ pub enum RunOutcome {
 /// What a call of [`Settlement::settle_epoch`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EpochOutcome {
-    Distributed { minted: u128, participants: usize },
+    Distributed {
+        minted: u128,
+        participants: usize,
+    },
     AlreadyDistributed,
+    /// Not distributed: slots of the epoch with trades or energy have no run yet, and their
+    /// carbon must count. `first` is the oldest of them (zone, slot start).
+    Held {
+        unsettled_slots: usize,
+        first: (String, i64),
+    },
 }
 
 /// The settlement service; clones share the cache and the key.
@@ -401,7 +410,9 @@ impl Settlement {
     }
 
     /// Distributes epoch `epoch`'s reward pool to the carbon grams minted in its slots. Only
-    /// once the epoch has ended; a second call changes nothing.
+    /// once the epoch has ended and every slot in it with trades or energy has its initial run
+    /// (otherwise [`EpochOutcome::Held`]: a slot settled after the distribution would mint
+    /// carbon that never shares the pool); a second call changes nothing.
     pub fn settle_epoch(&self, epoch: u64, now_ms: i64) -> Result<EpochOutcome> {
         let calendar = self.config.epochs;
         let start = calendar.epoch_start_ms(epoch);
@@ -420,6 +431,13 @@ impl Settlement {
         self.write(|conn, book| {
             if tokens::reward_epoch(conn, epoch_key)?.is_some() {
                 return Ok(EpochOutcome::AlreadyDistributed);
+            }
+            let unsettled = rows::unsettled_slots_in(conn, start, end)?;
+            if let Some(first) = unsettled.first() {
+                return Ok(EpochOutcome::Held {
+                    unsettled_slots: unsettled.len(),
+                    first: first.clone(),
+                });
             }
             let grams = tokens::carbon_by_account(conn, start, end)?;
             let rewards = settle_epoch_rewards(&calendar, &self.config.reward_pool, epoch, &grams);
@@ -475,9 +493,9 @@ impl Settlement {
     }
 
     /// Settles every due slot that has trades or energy and no initial run yet, then every
-    /// epoch whose slots are all due, not yet distributed, from the epoch holding the oldest
-    /// slot of the look-back window. What the platform's interval task calls; returns the
-    /// runs it made.
+    /// epoch that has ended, whose slots are all due and not yet distributed, oldest first; an
+    /// epoch with an unsettled active slot is held (logged) and tried again next tick. What the
+    /// platform's interval task calls; returns the runs it made.
     pub fn settle_due(
         &self,
         now_ms: i64,
@@ -517,12 +535,38 @@ impl Settlement {
         // An epoch's last slot is due `late_reading_ms` after the epoch ends.
         let calendar = self.config.epochs;
         let complete = now_ms.saturating_sub(schedule.late_reading_ms.max(0));
-        if let (Some(from), Some(current)) = (
-            calendar.epoch_of(first.max(calendar.genesis_ms)),
-            calendar.epoch_of(complete),
-        ) {
-            for epoch in from..current {
-                self.settle_epoch(epoch, now_ms)?;
+        let Some(current) = calendar.epoch_of(complete) else {
+            return Ok(done);
+        };
+        let distributed: Vec<u64> = self
+            .store
+            .reward_epochs()?
+            .iter()
+            .filter_map(|e| u64::try_from(e.epoch).ok())
+            .collect();
+        // From the oldest epoch not yet distributed, not just the look-back window's: an epoch
+        // held by a slot that could not settle still gets its pool once that slot is settled
+        // (by a later tick or by hand), however long that takes. One row per epoch, so this
+        // scans weeks, not slots.
+        let from = (0..current)
+            .find(|e| distributed.binary_search(e).is_err())
+            .unwrap_or(current);
+        for epoch in from..current {
+            if distributed.binary_search(&epoch).is_ok() {
+                continue;
+            }
+            if let EpochOutcome::Held {
+                unsettled_slots,
+                first: (zone, slot),
+            } = self.settle_epoch(epoch, now_ms)?
+            {
+                tracing::warn!(
+                    epoch,
+                    unsettled_slots,
+                    zone,
+                    slot,
+                    "reward epoch held: slots with trades or energy are not settled yet"
+                );
             }
         }
         Ok(done)

@@ -197,24 +197,50 @@ impl Store {
     /// The (zone, slot) pairs with trades or energy among slots starting in
     /// `[from_ms, to_ms)`, sorted.
     pub fn active_slots(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64)>> {
-        let mut conn = self.connection()?;
-        let mut slots: Vec<(String, i64)> = settlement_trades::table
-            .filter(settlement_trades::slot_start_ms.ge(from_ms))
-            .filter(settlement_trades::slot_start_ms.lt(to_ms))
-            .select((settlement_trades::zone, settlement_trades::slot_start_ms))
-            .distinct()
-            .load(&mut conn)?;
-        let energy: Vec<(String, i64)> = slot_energy::table
-            .filter(slot_energy::slot_start_ms.ge(from_ms))
-            .filter(slot_energy::slot_start_ms.lt(to_ms))
-            .select((slot_energy::zone, slot_energy::slot_start_ms))
-            .distinct()
-            .load(&mut conn)?;
-        slots.extend(energy);
-        slots.sort();
-        slots.dedup();
-        Ok(slots)
+        active_slots_in(&mut *self.connection()?, from_ms, to_ms)
     }
+}
+
+pub(crate) fn active_slots_in(
+    conn: &mut AnyConnection,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(String, i64)>> {
+    let mut slots: Vec<(String, i64)> = settlement_trades::table
+        .filter(settlement_trades::slot_start_ms.ge(from_ms))
+        .filter(settlement_trades::slot_start_ms.lt(to_ms))
+        .select((settlement_trades::zone, settlement_trades::slot_start_ms))
+        .distinct()
+        .load(conn)?;
+    let energy: Vec<(String, i64)> = slot_energy::table
+        .filter(slot_energy::slot_start_ms.ge(from_ms))
+        .filter(slot_energy::slot_start_ms.lt(to_ms))
+        .select((slot_energy::zone, slot_energy::slot_start_ms))
+        .distinct()
+        .load(conn)?;
+    slots.extend(energy);
+    slots.sort();
+    slots.dedup();
+    Ok(slots)
+}
+
+/// The (zone, slot) pairs among slots starting in `[from_ms, to_ms)` that have trades or
+/// energy but no initial run yet, sorted: what holds back a reward epoch over that range.
+pub(crate) fn unsettled_slots_in(
+    conn: &mut AnyConnection,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Vec<(String, i64)>> {
+    let mut active = active_slots_in(conn, from_ms, to_ms)?;
+    let mut settled: Vec<(String, i64)> = settlement_runs::table
+        .filter(settlement_runs::slot_start_ms.ge(from_ms))
+        .filter(settlement_runs::slot_start_ms.lt(to_ms))
+        .filter(settlement_runs::run_version.eq(1))
+        .select((settlement_runs::zone, settlement_runs::slot_start_ms))
+        .load(conn)?;
+    settled.sort();
+    active.retain(|slot| settled.binary_search(slot).is_err());
+    Ok(active)
 }
 
 // ---- runs -----------------------------------------------------------------------------------
