@@ -15,6 +15,7 @@ pub mod orders;
 pub mod recovery;
 pub mod stream;
 pub mod views;
+mod writer;
 
 pub use engine_host::EngineHost;
 pub use market::MarketSettings;
