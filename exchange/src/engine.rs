@@ -19,13 +19,7 @@ use crate::order::{
     escrow_for, order_escrow, trade_value, AccountId, BookKey, ClientOrderId, NewOrder, OrderId,
     OrderType, Price, Side, SlotId, TradeId, Wh, ZoneId,
 };
-
-/// Where a resting order lives: book slot and slab index inside that book.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Loc {
-    pub(crate) book: u32,
-    pub(crate) node: u32,
-}
+use crate::order_index::{Loc, OrderIndex};
 
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -44,7 +38,8 @@ pub struct Engine {
     /// The resting orders of every book.
     pub(crate) slab: Slab,
     pub(crate) free_books: Vec<u32>,
-    pub(crate) index: FixedMap<OrderId, Loc>,
+    /// Where each resting order is, by id.
+    pub(crate) index: OrderIndex,
     /// Escrow held per buyer over all books; always Σ escrow_for(price, remaining) of their
     /// resting buys. Entries at zero are removed.
     pub(crate) escrow: FixedMap<AccountId, i128>,
@@ -80,7 +75,7 @@ impl Engine {
             books: Vec::new(),
             slab: Slab::default(),
             free_books: Vec::new(),
-            index: FixedMap::default(),
+            index: OrderIndex::default(),
             escrow: FixedMap::default(),
             client_ids: FixedMap::default(),
             next_gate_ms: i64::MAX,
@@ -160,7 +155,7 @@ impl Engine {
             let mut orders = book.drain(&mut self.slab);
             orders.sort_unstable_by_key(|o| o.id);
             for o in orders {
-                self.index.remove(&o.id);
+                self.index.remove(o.id);
                 self.release_escrow(o.account, order_escrow(o.side, o.price, o.remaining.0));
                 out.push(Event::Expired {
                     order_id: o.id,
@@ -402,7 +397,7 @@ impl Engine {
                         before - order_escrow(maker.side, maker.price, remaining),
                     );
                     if remaining == 0 {
-                        self.index.remove(&maker.id);
+                        self.index.remove(maker.id);
                     }
                     out.push(Event::Trade(Trade {
                         id: tid,
@@ -421,7 +416,7 @@ impl Engine {
                     }));
                 }
                 Hit::SelfTrade { maker } => {
-                    self.index.remove(&maker.id);
+                    self.index.remove(maker.id);
                     self.drop_commitment(bi, &maker, maker.remaining.0);
                     out.push(Event::Cancelled {
                         order_id: maker.id,
@@ -485,9 +480,9 @@ impl Engine {
     }
 
     fn locate(&self, account: AccountId, order_id: OrderId) -> Result<Loc, ExchangeError> {
-        let loc = *self
+        let loc = self
             .index
-            .get(&order_id)
+            .get(order_id)
             .ok_or(ExchangeError::UnknownOrder(order_id))?;
         if self.slab.get(loc.node).account != account {
             return Err(ExchangeError::NotOwner(order_id));
@@ -496,8 +491,7 @@ impl Engine {
     }
 
     fn cancel(&mut self, account: AccountId, order_id: OrderId, out: &mut Vec<Event>) {
-        // One hash probe: check the owner through the entry, then remove through it.
-        let std::collections::hash_map::Entry::Occupied(entry) = self.index.entry(order_id) else {
+        let Some(loc) = self.index.get(order_id) else {
             return Self::reject(
                 out,
                 None,
@@ -506,7 +500,6 @@ impl Engine {
                 ExchangeError::UnknownOrder(order_id),
             );
         };
-        let loc = *entry.get();
         if self.slab.get(loc.node).account != account {
             return Self::reject(
                 out,
@@ -516,7 +509,7 @@ impl Engine {
                 ExchangeError::NotOwner(order_id),
             );
         }
-        entry.remove();
+        self.index.remove(order_id);
         let (book, slab) = self.book_and_slab(loc.book);
         let o = book.remove(slab, loc.node);
         self.drop_commitment(loc.book, &o, o.remaining.0);
@@ -579,7 +572,7 @@ impl Engine {
         // Replace: out of the queue, commitments re-booked for the new terms, then in as new.
         let (book, slab) = self.book_and_slab(loc.book);
         book.remove(slab, loc.node);
-        self.index.remove(&order_id);
+        self.index.remove(order_id);
         self.drop_commitment(loc.book, &o, o.remaining.0);
         if o.side == Side::Sell {
             self.book_mut(loc.book).sell_committed.add(account, qty.0);

@@ -20,6 +20,7 @@ pub mod error;
 pub mod event;
 mod fixed_hash;
 pub mod order;
+mod order_index;
 pub mod snapshot;
 pub mod view;
 

@@ -14,10 +14,11 @@ use crate::book::{Book, RestingOrder, Slab};
 use crate::book_table::BookTable;
 use crate::client_ids::{ClientIds, Run};
 use crate::config::MarketConfig;
-use crate::engine::{Engine, Loc};
+use crate::engine::Engine;
 use crate::error::ExchangeError;
 use crate::fixed_hash::FixedMap;
 use crate::order::{order_escrow, AccountId, BookKey, Side, Wh};
+use crate::order_index::{Loc, OrderIndex};
 
 pub const SNAPSHOT_VERSION: u32 = 1;
 
@@ -336,7 +337,7 @@ impl Engine {
             books: slots,
             slab,
             free_books: Vec::new(),
-            index: FixedMap::default(),
+            index: OrderIndex::default(),
             escrow: FixedMap::default(),
             client_ids,
             next_gate_ms: i64::MAX,

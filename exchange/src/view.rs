@@ -56,7 +56,7 @@ impl Engine {
 
     /// A resting order by id.
     pub fn order(&self, order_id: OrderId) -> Option<RestingOrder> {
-        let loc = self.index.get(&order_id)?;
+        let loc = self.index.get(order_id)?;
         Some(*self.slab.get(loc.node))
     }
 

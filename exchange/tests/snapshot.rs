@@ -190,6 +190,39 @@ fn the_hash_sees_every_change() {
 }
 
 #[test]
+fn ids_at_both_ends_of_the_range_restore_and_keep_trading() {
+    // The order-id index is a window over recent ids; a snapshot may put resting ids at
+    // opposite ends of the range, and new ids continue above the highest.
+    let mut e = engine();
+    let low = accepted_id(&submit(&mut e, buy(2, 1, 90, 10)));
+    submit(&mut e, sell(1, 1, 100, 10));
+    let mut s = e.snapshot();
+    let high = OrderId(u64::MAX - 3);
+    s.books[0].asks[0].id = high;
+    s.next_order_id = u64::MAX - 2;
+    let mut r = Engine::restore(&s).unwrap();
+    assert_eq!(r.resting_orders(), 2);
+    assert_eq!(r.order(low).map(|o| o.price), Some(Price(90)));
+    assert_eq!(r.order(high).map(|o| o.price), Some(Price(100)));
+    assert_eq!(r.snapshot(), s);
+
+    let newest = accepted_id(&submit(&mut r, sell(1, 2, 110, 5)));
+    assert_eq!(newest, OrderId(u64::MAX - 2));
+    let t = trades(&submit(&mut r, buy(3, 1, 100, 4)));
+    assert_eq!(t.iter().map(|t| t.maker_order).collect::<Vec<_>>(), [high]);
+    let ev = r.execute(&Command::cancel(T0, AccountId(2), low), &NoLimits);
+    assert!(matches!(ev[..], [Event::Cancelled { order_id, .. }] if order_id == low));
+    let ev = r.execute(
+        &Command::modify(T0, AccountId(1), high, Price(120), Wh(6)),
+        &NoLimits,
+    );
+    assert!(matches!(ev[..], [Event::Replaced { .. }]), "{ev:?}");
+    assert_eq!(r.order(high).map(|o| o.price), Some(Price(120)));
+    assert_eq!(r.resting_orders(), 2);
+    assert_eq!(r.order(low), None);
+}
+
+#[test]
 fn inconsistent_snapshots_are_refused() {
     let mut e = engine();
     submit(&mut e, sell(1, 1, 100, 10));
