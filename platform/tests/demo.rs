@@ -110,7 +110,7 @@ fn a_small_neighbourhood_runs_a_day_and_the_same_seed_trades_the_same() {
         reason(inflating, "rejected:above_nameplate") > 0,
         "{inflating}"
     );
-    // The night producer claims 500 W in the dark.
+    // The night producer claims 1 kW in the dark.
     let night = house(&first, "night_producer");
     assert!(reason(night, "rejected:production_at_night") > 0, "{night}");
     // Honest roofs are dark at night. (Their readings are not asserted clean otherwise: on a

@@ -11,7 +11,7 @@ use platform::ingest::service::{
     decode_json_batch, decode_payload, decode_wire_batch, BatchError, Item,
 };
 use platform::ingest::{Decision, Incoming, IngestConfig, IngestService, ReceiptStatus};
-use platform::store::readings::ReadingPage;
+use platform::store::readings::{self, ReadingPage};
 use platform::PlatformError;
 use reading::{ChainHash, SignedReading, SigningKey};
 use settlement::verify::{FlagReason, OperatorDecision, RejectReason, Verdict};
@@ -444,6 +444,44 @@ fn neighbourhood_outlier_is_flagged_and_unbooked_until_released(db: &TestDb) {
     assert_eq!(booked(odd), 1_100);
 }
 
+/// Rule 6's night budget (`meter_tolerance_wh`, 10 Wh, per night) is carried in the device's
+/// head in the store, so a restart (a new store and service on the same database) continues
+/// the night where it was instead of handing the device a fresh budget.
+fn night_budget_survives_a_restart(db: &TestDb) {
+    let minute = 60_000;
+    let mut night = Chain::new(6, MIDNIGHT);
+    {
+        let svc = service(db, &[6]);
+        let first = night.next(minute, 0);
+        let spend = night.next(minute, 8);
+        let d = ingest(&svc, &[first, spend], night.timestamp_ms + 1_000);
+        assert_eq!(d, vec![Decision::Accepted; 2]);
+    }
+
+    let store = db.store();
+    let id = night.key.device_id();
+    let mut conn = store.connection().unwrap();
+    let head = readings::load_device(&mut conn, &id)
+        .unwrap()
+        .and_then(|loaded| loaded.context.head)
+        .unwrap();
+    assert_eq!(head.night_export_wh, 8);
+    drop(conn);
+
+    let svc = IngestService::new(store, IngestConfig::default()).unwrap();
+    // One reading per batch, so each one's head comes from the store.
+    let mut one = |wh: u64| {
+        let r = night.next(minute, wh);
+        ingest(&svc, &[r], night.timestamp_ms + 1_000).remove(0)
+    };
+    // 8 more would make 16 Wh tonight: refused. The 2 Wh left still fit; then nothing does.
+    assert_eq!(one(8), Decision::Rejected(RejectReason::ProductionAtNight));
+    assert_eq!(one(2), Decision::Accepted);
+    assert_eq!(one(1), Decision::Rejected(RejectReason::ProductionAtNight));
+    assert_eq!(one(0), Decision::Accepted);
+    assert_eq!(total_export(&svc, &night), 10);
+}
+
 on_each_backend!(
     neighbourhood_outlier_is_flagged_and_unbooked_until_released,
     honest_chain_is_accepted_and_booked_per_slot,
@@ -452,6 +490,7 @@ on_each_backend!(
     operator_releases_or_rejects_flagged_readings,
     held_gaps_wait_for_their_predecessor,
     concurrent_writers_store_each_reading_once,
+    night_budget_survives_a_restart,
 );
 
 // ---- decoding (no database) --------------------------------------------------------------

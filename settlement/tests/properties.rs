@@ -1,5 +1,5 @@
 //! Invariants over arbitrary inputs: the geometry stays in range, the verifier never panics and
-//! never lets an unauthenticated reading through.
+//! never lets an unauthenticated reading through, and no cadence stretches the night budget.
 
 use proptest::prelude::*;
 use reading::{ChainHash, DeviceStatus, Reading, SignedReading, SigningKey};
@@ -58,6 +58,7 @@ proptest! {
         import_wh in any::<u64>(),
         power_w in any::<i32>(),
         head_seq in 0u64..10,
+        night_spent in any::<u64>(),
         flip in any::<bool>(),
         byte in 0usize..64,
     ) {
@@ -80,6 +81,7 @@ proptest! {
             export_wh: export_wh / 2,
             import_wh: import_wh / 2,
             timestamp_ms: now - 900_000,
+            night_export_wh: night_spent,
         });
         let ctx = DeviceContext {
             public_key: key.public_key(),
@@ -105,5 +107,79 @@ proptest! {
             &[PeerYield { device: key.device_id(), nameplate_w: 5_000, energy_wh: export_wh }],
             &VerifyConfig::default(),
         );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The night budget, whatever the cadence: over one night (the readings since the last
+    /// interval with daylight) the export that rule 6 lets through never sums to more than
+    /// `meter_tolerance_wh`, and a reading that fits in what is left is never refused for it.
+    #[test]
+    fn no_cadence_lets_night_export_exceed_the_tolerance_per_night(
+        start_offset_min in 0i64..(24 * 60),
+        step_ms in prop_oneof![1_000i64..120_000, 120_000i64..(3 * 3_600_000)],
+        claims in prop::collection::vec(prop_oneof![Just(0u64), 0u64..4, 0u64..40], 1..100),
+        tolerance in 0u64..30,
+    ) {
+        let key = SigningKey::from_seed(&[9; 32]).unwrap();
+        let site = Site::new(52.52, 13.405).unwrap();
+        let cfg = VerifyConfig { meter_tolerance_wh: tolerance, ..VerifyConfig::default() };
+        let mut prev = Reading {
+            device_id: key.device_id(),
+            sequence: 1,
+            timestamp_ms: unix_ms_from_civil(2025, 12, 21) + start_offset_min * 60_000,
+            interval_ms: 60_000,
+            export_wh: 1_000_000,
+            import_wh: 0,
+            power_w: 0,
+            status: DeviceStatus::Ok,
+            prev_hash: ChainHash::GENESIS,
+        };
+        let mut ctx = DeviceContext {
+            public_key: key.public_key(),
+            status: KeyStatus::Active,
+            nameplate_w: 5_000,
+            site,
+            head: Some(ChainHead::of(&prev)),
+            stored_at_sequence: None,
+        };
+        // What the oracle says the device has had let through this night.
+        let mut spent = 0u64;
+        for wh in claims {
+            let r = Reading {
+                sequence: prev.sequence + 1,
+                timestamp_ms: prev.timestamp_ms + step_ms,
+                interval_ms: u32::try_from(step_ms).unwrap(),
+                export_wh: prev.export_wh + wh,
+                prev_hash: prev.chain_hash(),
+                ..prev
+            };
+            let night =
+                solar::interval_sun(site, prev.timestamp_ms, r.timestamp_ms, cfg.clear_sky_plane)
+                    .night;
+            let a = assess(&SignedReading::sign(r, &key), Some(&ctx), &cfg, r.timestamp_ms + 1_000);
+            let refused_at_night = a.verdict == Verdict::Rejected(RejectReason::ProductionAtNight);
+            // Rule 5 runs first: a reading it refuses (a large claim over a step of seconds)
+            // never reaches rule 6 and leaves the total as it was.
+            let above_nameplate = a.verdict == Verdict::Rejected(RejectReason::AboveNameplate);
+            if above_nameplate {
+                prop_assert!(wh > tolerance);
+            } else if night {
+                prop_assert_eq!(refused_at_night, spent.saturating_add(wh) > tolerance);
+                if !refused_at_night {
+                    spent += wh;
+                }
+            } else {
+                prop_assert!(!refused_at_night);
+                spent = 0;
+            }
+            prop_assert!(spent <= tolerance);
+            let head = a.new_head.unwrap();
+            prop_assert_eq!(head.night_export_wh, spent);
+            ctx.head = Some(head);
+            prev = r;
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! ratio 0.9, rounded to Wh. Slot i covers [00:00 + 15 min·i, +15 min) UTC.
 
 use reading::{ChainHash, DeviceStatus, Reading, SignedReading, SigningKey};
-use settlement::solar::{calendar::unix_ms_from_civil, BoundPlane, Site};
+use settlement::solar::{self, calendar::unix_ms_from_civil, BoundPlane, Site};
 use settlement::verify::{
     assess, neighbourhood_outliers, resolve, sun, verify, Assessment, ChainHead, DeviceContext,
     FlagReason, KeyStatus, OperatorDecision, PeerYield, RejectReason, Verdict, VerifyConfig,
@@ -410,6 +410,166 @@ fn production_at_night_is_rejected() {
     // A few Wh of meter noise at night is tolerated.
     let r = dev.next(midnight + Q, 5);
     assert_eq!(dev.submit(&dev.sign(r)).verdict, Verdict::Accepted);
+}
+
+// The night budget: `meter_tolerance_wh` (10 Wh) per night in all, however often a device
+// reads. Berlin, 21–22 December 2025: sunset ≈ 14:55 UTC, sunrise ≈ 07:15 UTC.
+
+/// The head's running night total after the last reading that became it.
+fn night_spent(dev: &Device) -> u64 {
+    dev.ctx.head.map_or(0, |h| h.night_export_wh)
+}
+
+#[test]
+fn one_minute_readings_at_500_w_are_rejected_once_the_night_budget_is_spent() {
+    let mut dev = Device::berlin(27);
+    let t0 = day(2025, 12, 21) + 22 * H;
+    dev.submit(&dev.sign(dev.next(t0, 0)));
+    let mut verdicts = Vec::new();
+    let mut accepted_wh = 0;
+    for minute in 1..=60u64 {
+        // An integer counter at 500 W: 8 or 9 Wh a minute, never above the 10 Wh tolerance,
+        // so judged one reading at a time all 60 passed (500 Wh in the hour).
+        let counter = 500 * minute / 60;
+        let wh = counter - 500 * (minute - 1) / 60;
+        let r = dev.next(t0 + minute as i64 * 60_000, wh);
+        let a = dev.submit(&dev.sign(r));
+        if a.verdict == Verdict::Accepted {
+            accepted_wh += wh;
+        }
+        verdicts.push(a.verdict);
+    }
+    // The first night reading spends 8 of the 10 Wh; the second (8 more) is the first refused,
+    // and so is every one after it: 2 Wh are left and each claims 8 or 9.
+    assert_eq!(verdicts[0], Verdict::Accepted);
+    assert!(
+        verdicts[1..]
+            .iter()
+            .all(|v| *v == Verdict::Rejected(RejectReason::ProductionAtNight)),
+        "{verdicts:?}"
+    );
+    assert_eq!(accepted_wh, 8);
+    assert_eq!(night_spent(&dev), 8);
+}
+
+#[test]
+fn an_honest_coarse_counter_is_never_rejected_at_night() {
+    // A counter that moves in 10 Wh steps: its last step of the evening may land in the first
+    // interval that is entirely night (the worst case, put there on purpose); then nothing
+    // until morning. Judged from 14:00 UTC, before sunset, to 08:00 UTC the next day.
+    let site = Device::berlin(0).ctx.site;
+    for (seed, step_ms) in [(28u8, 60_000i64), (29, Q)] {
+        let mut dev = Device::berlin(seed);
+        let start = day(2025, 12, 21) + 14 * H;
+        dev.submit(&dev.sign(dev.next(start, 0)));
+        let mut stepped = false;
+        let mut t = start;
+        while t < day(2025, 12, 22) + 8 * H {
+            let end = t + step_ms;
+            let night = solar::interval_sun(site, t, end, BoundPlane::SunFacing).night;
+            let wh = if night && !stepped {
+                stepped = true;
+                10
+            } else {
+                0
+            };
+            let a = dev.submit(&dev.sign(dev.next(end, wh)));
+            assert_eq!(a.verdict, Verdict::Accepted, "{step_ms} ms cadence, {end}");
+            if night {
+                assert_eq!(night_spent(&dev), 10, "{step_ms} ms cadence, {end}");
+            }
+            t = end;
+        }
+        assert!(stepped);
+        // The morning's readings had daylight: the next night starts with the whole budget.
+        assert_eq!(night_spent(&dev), 0);
+    }
+}
+
+#[test]
+fn the_night_budget_resets_with_daylight() {
+    let mut dev = Device::berlin(30);
+    let evening = day(2025, 12, 21) + 16 * H;
+    dev.submit(&dev.sign(dev.next(evening, 0)));
+    let quarter = |dev: &mut Device, wh: u64| {
+        let r = dev.next(dev.last.unwrap().timestamp_ms + Q, wh);
+        dev.submit(&dev.sign(r)).verdict
+    };
+    assert_eq!(quarter(&mut dev, 10), Verdict::Accepted);
+    assert_eq!(
+        quarter(&mut dev, 1),
+        Verdict::Rejected(RejectReason::ProductionAtNight)
+    );
+    // Through the night and the next short winter day, then into the next night (16:15 UTC).
+    while dev.last.unwrap().timestamp_ms < day(2025, 12, 22) + 16 * H {
+        assert_eq!(quarter(&mut dev, 0), Verdict::Accepted);
+    }
+    assert_eq!(night_spent(&dev), 0);
+    assert_eq!(quarter(&mut dev, 10), Verdict::Accepted);
+    assert_eq!(
+        quarter(&mut dev, 1),
+        Verdict::Rejected(RejectReason::ProductionAtNight)
+    );
+}
+
+#[test]
+fn fifteen_minute_night_readings_keep_their_limit_and_share_one_budget() {
+    let mut dev = Device::berlin(31);
+    let t = day(2025, 12, 21) + 20 * H;
+    dev.submit(&dev.sign(dev.next(t, 0)));
+    // As before: more than the tolerance in one quarter is refused, up to it passes, zeros pass.
+    let r = dev.next(t + Q, 11);
+    assert_eq!(
+        dev.submit(&dev.sign(r)).verdict,
+        Verdict::Rejected(RejectReason::ProductionAtNight)
+    );
+    for (i, wh) in [6u64, 0, 0, 4, 0].into_iter().enumerate() {
+        let r = dev.next(t + (i as i64 + 2) * Q, wh);
+        assert_eq!(dev.submit(&dev.sign(r)).verdict, Verdict::Accepted, "{i}");
+    }
+    // New: the 6 and 4 Wh quarters spent the night's 10 Wh, so a third small one is refused
+    // (one reading at a time it would have passed).
+    let r = dev.next(t + 7 * Q, 1);
+    assert_eq!(
+        dev.submit(&dev.sign(r)).verdict,
+        Verdict::Rejected(RejectReason::ProductionAtNight)
+    );
+    assert_eq!(night_spent(&dev), 10);
+}
+
+#[test]
+fn a_refused_night_reading_spends_nothing_but_a_flagged_one_does() {
+    let t = day(2025, 12, 21) + 22 * H;
+    let mut dev = Device::berlin(32);
+    dev.submit(&dev.sign(dev.next(t, 0)));
+    let minute = |dev: &mut Device, i: i64, wh: u64| {
+        let r = dev.next(t + i * 60_000, wh);
+        dev.submit(&dev.sign(r)).verdict
+    };
+    assert_eq!(minute(&mut dev, 1, 8), Verdict::Accepted);
+    assert_eq!(
+        minute(&mut dev, 2, 8),
+        Verdict::Rejected(RejectReason::ProductionAtNight)
+    );
+    // The refused 8 Wh never counted, so the 2 Wh left are still there.
+    assert_eq!(night_spent(&dev), 8);
+    assert_eq!(minute(&mut dev, 3, 2), Verdict::Accepted);
+    assert_eq!(night_spent(&dev), 10);
+
+    // A device under review: its readings are held, and an operator may release them, so
+    // what it exports at night spends the budget like accepted export.
+    let mut held = Device::berlin(33);
+    held.submit(&held.sign(held.next(t, 0)));
+    held.ctx.status = KeyStatus::UnderReview;
+    assert_eq!(
+        minute(&mut held, 1, 8),
+        Verdict::Flagged(vec![FlagReason::DeviceUnderReview])
+    );
+    assert_eq!(night_spent(&held), 8);
+    assert_eq!(
+        minute(&mut held, 2, 3),
+        Verdict::Rejected(RejectReason::ProductionAtNight)
+    );
 }
 
 #[test]

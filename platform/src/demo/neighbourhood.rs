@@ -12,8 +12,9 @@ pub const CENTRE_LAT: f64 = 52.37;
 pub const CENTRE_LON: f64 = 4.90;
 
 /// What the night producer's inverter adds to its production, W.
-/// 1 kW over a one-minute reading is 16.7 Wh, above the 10 Wh meter tolerance of the night
-/// rule (500 W would be 8.3 Wh a minute: under it, see docs/demo.md).
+/// 1 kW over a one-minute reading is 16.7 Wh, more than the night rule's whole budget for a
+/// night (the 10 Wh meter tolerance), so every such reading is refused. 500 W (8.3 Wh a
+/// minute) would be refused from its second night reading on (see docs/demo.md).
 const NIGHT_EXTRA_W: u32 = 1000;
 /// The night producer's own load, W: below its claimed extra, so it has "surplus" to sell at
 /// night.

@@ -230,6 +230,7 @@ struct HeadRow {
     timestamp_ms: Option<i64>,
     review: String,
     review_reason: Option<String>,
+    night_export_wh: i64,
 }
 
 /// The verification context of a registered device (`None` for an unknown id).
@@ -255,6 +256,7 @@ pub fn load_devices(
             device_heads::timestamp_ms,
             device_heads::review,
             device_heads::review_reason,
+            device_heads::night_export_wh,
         ))
         .load::<HeadRow>(conn)?
         .into_iter()
@@ -289,6 +291,9 @@ pub fn load_devices(
                             import_wh: u64::try_from(import)
                                 .map_err(|_| corrupt(format!("import_wh {import}")))?,
                             timestamp_ms: ts,
+                            night_export_wh: u64::try_from(row.night_export_wh).map_err(|_| {
+                                corrupt(format!("night_export_wh {}", row.night_export_wh))
+                            })?,
                         })
                     }
                     _ => None,
@@ -462,6 +467,7 @@ struct HeadUpsert {
     review: &'static str,
     review_reason: Option<String>,
     updated_at_ms: i64,
+    night_export_wh: i64,
 }
 
 /// Writes a device's head and review state (the device lock is held).
@@ -503,6 +509,10 @@ pub fn save_heads(
             },
             review_reason: reason.clone(),
             updated_at_ms: now_ms,
+            // At most the meter tolerance; only a tolerance beyond i64 could make it larger,
+            // and then the largest storable total beats failing the whole ingest write.
+            night_export_wh: head
+                .map_or(0, |h| i64::try_from(h.night_export_wh).unwrap_or(i64::MAX)),
         })
         .collect();
     macro_rules! upsert {
@@ -520,6 +530,7 @@ pub fn save_heads(
                     device_heads::review.eq(excluded(device_heads::review)),
                     device_heads::review_reason.eq(excluded(device_heads::review_reason)),
                     device_heads::updated_at_ms.eq(excluded(device_heads::updated_at_ms)),
+                    device_heads::night_export_wh.eq(excluded(device_heads::night_export_wh)),
                 ))
         };
     }

@@ -271,6 +271,7 @@ diesel::table! {
         review -> Text,
         review_reason -> Nullable<Text>,
         updated_at_ms -> BigInt,
+        night_export_wh -> BigInt,
     }
 }
 

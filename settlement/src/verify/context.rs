@@ -22,7 +22,8 @@ pub enum KeyStatus {
 }
 
 /// The last reading that passed the integrity rules (identity, signature, sequence, chain,
-/// time) — the device's chain head — whatever the physics rules then said about its energy.
+/// time) — the device's chain head — whatever the physics rules then said about its energy,
+/// and how much of the night budget (rule 6) the device has spent up to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ChainHead {
     pub sequence: u64,
@@ -30,6 +31,11 @@ pub struct ChainHead {
     pub export_wh: u64,
     pub import_wh: u64,
     pub timestamp_ms: i64,
+    /// Export rule 6 let through (accepted or flagged) over the device's intervals that were
+    /// entirely at night since its last interval with any daylight, Wh. It lives in the head
+    /// because the night tolerance is a budget per night, not per reading: without the running
+    /// total a device sending a reading a minute could claim the tolerance every minute.
+    pub night_export_wh: u64,
 }
 
 /// A registered device as the verifier sees it.
@@ -57,8 +63,9 @@ pub struct VerifyConfig {
     pub window_ms: i64,
     /// Energy may be up to nameplate × elapsed time × this / 1000.
     pub nameplate_tolerance_permille: u32,
-    /// The meter's own accuracy and resolution, Wh: production up to this much at night is
-    /// ignored (the "night tolerance"), and it is added to the nameplate and clear-sky bounds.
+    /// The meter's own accuracy and resolution, Wh: a device may export up to this much in all
+    /// over one night (the "night budget", rule 6: a counter step or twilight light landing in
+    /// a night interval), and it is added to the nameplate and clear-sky bounds.
     pub meter_tolerance_wh: u64,
     /// Clear-sky bound = nameplate × clear-sky irradiation / 1000 W/m² × this / 1000.
     pub clear_sky_margin_permille: u32,

@@ -14,7 +14,7 @@
 //! | `future_timestamp` | rejected | 4 [`timestamp`] | later than now + skew |
 //! | `too_old` | rejected | 4 | earlier than now − acceptance window |
 //! | `above_nameplate` | rejected (chain advances) | 5 [`nameplate`] | energy > nameplate × elapsed × tolerance + meter tolerance |
-//! | `production_at_night` | rejected (chain advances) | 6 [`sun`] | energy > meter tolerance with the sun down all interval |
+//! | `production_at_night` | rejected (chain advances) | 6 [`sun`] | with the sun down all interval, energy beyond what is left of the night's meter tolerance (a budget per night, [`ChainHead::night_export_wh`]) |
 //! | `operator_rejected` | rejected | [`review`] | an operator rejected a flagged reading |
 //! | `counter_rollback` | flagged | 3 [`counters`] | a cumulative counter went backwards |
 //! | `energy_mismatch` | flagged | 3 | claimed interval ≠ time since previous reading (± skew) |
@@ -57,7 +57,8 @@ pub use sequence::Continuity;
 pub use slots::{split_into_slots, SlotEnergy};
 
 impl ChainHead {
-    /// The head a reading becomes once it passes the integrity rules.
+    /// The head a reading becomes once it passes the integrity rules, with no night export
+    /// spent ([`assess`] carries the device's running total over).
     pub fn of(reading: &Reading) -> ChainHead {
         ChainHead {
             sequence: reading.sequence,
@@ -65,6 +66,7 @@ impl ChainHead {
             export_wh: reading.export_wh,
             import_wh: reading.import_wh,
             timestamp_ms: reading.timestamp_ms,
+            night_export_wh: 0,
         }
     }
 }
@@ -124,11 +126,18 @@ pub fn assess(
         Continuity::Gap(ref g) => Some(g.clone()),
         Continuity::Linked => None,
     };
+    // The night budget carries over unless rule 6 spends or resets it: a reading that never
+    // reaches rule 6 (a device's first, a counter rollback, `above_nameplate`) or that rule 6
+    // rejects leaves it as it was.
+    let mut new_head = ChainHead {
+        night_export_wh: ctx.head.map_or(0, |h| h.night_export_wh),
+        ..ChainHead::of(reading)
+    };
     let mut out = Assessment {
         verdict: Verdict::Accepted,
         gap,
         energy: None,
-        new_head: Some(ChainHead::of(reading)),
+        new_head: None,
         flag_device: false,
     };
     let mut flags = Vec::new();
@@ -156,13 +165,18 @@ pub fn assess(
                         energy.start_ms,
                         energy.end_ms,
                         energy.export_wh,
+                        head.night_export_wh,
                         cfg,
                     )
                 });
                 match physics {
-                    Ok(flag) => flags.extend(flag),
+                    Ok(sun) => {
+                        flags.extend(sun.flag);
+                        new_head.night_export_wh = sun.night_export_wh;
+                    }
                     Err(r) => {
                         out.verdict = Verdict::Rejected(r);
+                        out.new_head = Some(new_head);
                         return out;
                     }
                 }
@@ -170,6 +184,7 @@ pub fn assess(
         }
     }
     out.verdict = Verdict::from_flags(flags);
+    out.new_head = Some(new_head);
     out
 }
 

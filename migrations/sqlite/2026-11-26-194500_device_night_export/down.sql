@@ -1,0 +1,1 @@
+ALTER TABLE device_heads DROP COLUMN night_export_wh;
