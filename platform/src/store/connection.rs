@@ -23,10 +23,14 @@ const SQLITE_BUSY_WAIT: Duration = Duration::from_secs(15);
 /// synchronous=FULL makes a commit durable once it returns (WAL alone would trade that for
 /// speed); foreign keys are off in SQLite unless asked for; no connection checkpoints the WAL
 /// inside its own COMMIT: the store's checkpoint thread does (`checkpoint.rs`), and SQLite
-/// checkpoints when the last connection closes.
+/// checkpoints when the last connection closes. temp_store=MEMORY keeps statement journals
+/// (every multi-row INSERT inside a transaction writes one, to undo itself on a constraint
+/// error) and sort spills out of temp files: settling a day (`settle_day_store`) went from
+/// 8.4–9.6 s to 7.6–8.2 s (6 runs each). They hold nothing that must survive a crash.
 const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
-PRAGMA wal_autocheckpoint = 0;";
+PRAGMA wal_autocheckpoint = 0;
+PRAGMA temp_store = MEMORY;";
 
 /// Serialises migration runs of several platform instances starting against one PostgreSQL
 /// database. Arbitrary but fixed: "sunmesh" in ASCII.
