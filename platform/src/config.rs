@@ -40,6 +40,9 @@ pub struct SettlementSettings {
     pub tick_s: u64,
     /// How long after delivery ends late readings still count, minutes.
     pub late_reading_min: i64,
+    /// How long after delivery ends a settled slot is reconciled (its verified energy read
+    /// again, a next-version run if it changed), minutes; 0 turns it off.
+    pub reconcile_after_min: i64,
 }
 
 impl Default for SettlementSettings {
@@ -51,6 +54,7 @@ impl Default for SettlementSettings {
                 .imbalance_price_micro_per_kwh,
             tick_s: 10,
             late_reading_min: 30,
+            reconcile_after_min: 49 * 60,
         }
     }
 }

@@ -50,7 +50,8 @@ impl Tuning {
                 ..SettleConfig::default()
             },
             schedule: ScheduleConfig {
-                late_reading_ms: settings.late_reading_min * 60_000,
+                late_reading_ms: settings.late_reading_min.saturating_mul(60_000),
+                reconcile_after_ms: settings.reconcile_after_min.saturating_mul(60_000),
                 ..ScheduleConfig::default()
             },
             settle_every: Duration::from_secs(settings.tick_s.max(1)),

@@ -24,7 +24,7 @@ use reading::SignedReading;
 use serde_json::json;
 use settlement::carbon::FactorTable;
 use settlement::ledger::{AccountId, LedgerId};
-use settlement::verify::VerifyConfig;
+use settlement::verify::{OperatorDecision, VerifyConfig};
 use trading_support::{bearer, call, Exchange};
 
 const QUARTER: i64 = 15 * 60 * 1000;
@@ -355,6 +355,68 @@ async fn settle_live_slot(db: &TestDb) {
     let (recovered, _) = platform::trading::recovery::recover(&store, &Default::default()).unwrap();
     let funds = recovered.funds(seller.id as u64);
     assert_eq!(funds as i64, before["available_micro"].as_i64().unwrap());
+
+    // Scheduled reconciliation. Before its time nothing happens; then an operator decides the
+    // flagged readings were honest after all, and the reconciliation tick settles run 2, which
+    // mints the carbon of the released energy and leaves run 1 as it was.
+    let reconcile_at = slot + QUARTER + schedule.reconcile_after_ms;
+    let quiet = feeder.tick(reconcile_at - 1, &schedule).unwrap();
+    assert!(quiet.reconciled.is_empty(), "{quiet:?}");
+    let unchanged = feeder.tick(reconcile_at, &schedule).unwrap();
+    assert!(
+        unchanged.reconciled.is_empty() && unchanged.failures.is_empty(),
+        "nothing changed since run 1: {unchanged:?}"
+    );
+    let transfers_before = store.ledger_transfer_count().unwrap();
+    for record in &cheat_readings {
+        if record.reading.verdict == "flagged" {
+            store
+                .decide_flagged(
+                    &public_key(30).device_id(),
+                    record.reading.sequence as u64,
+                    OperatorDecision::Release,
+                    "root",
+                    QUARTER,
+                    reconcile_at,
+                )
+                .unwrap();
+        }
+    }
+    // A slot reaches its reconciliation once per process: the tick after the operator's
+    // decision has nothing new to look at, a restarted feeder looks at the window again.
+    let later = feeder.tick(reconcile_at + 60_000, &schedule).unwrap();
+    assert!(later.reconciled.is_empty(), "{later:?}");
+    let restarted = Feeder::new(
+        settlement.clone(),
+        VerifyConfig::default(),
+        vec!["default".into()],
+    );
+    let report = restarted.tick(reconcile_at + 120_000, &schedule).unwrap();
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.reconciled, vec![("default".to_owned(), slot, 2)]);
+    assert_eq!(
+        carbon_g(&store, cheat.id),
+        1_500 * u128::from(FACTOR_G_PER_MWH) / 1_000_000
+    );
+    let runs = store.settlement_runs("default", slot).unwrap();
+    assert_eq!(
+        runs.iter().map(|r| r.run_version).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(store.ledger_transfer_count().unwrap() > transfers_before);
+    // Nobody's money moved: the cheat traded nothing, and run 1's transfers stand.
+    assert_eq!(
+        currency(&store, buyer.id).0,
+        (DEPOSIT - paid + 3_000) as u128
+    );
+    settlement.check_invariants().unwrap();
+    // Repeating the reconciliation (another restart) changes nothing.
+    let transfers = store.ledger_transfer_count().unwrap();
+    let again = Feeder::new(settlement, VerifyConfig::default(), vec!["default".into()])
+        .tick(reconcile_at + 180_000, &schedule)
+        .unwrap();
+    assert!(again.reconciled.is_empty(), "{again:?}");
+    assert_eq!(store.ledger_transfer_count().unwrap(), transfers);
 }
 
 on_each_backend!(a_traded_and_metered_slot_settles_and_funds_follow_the_ledger);

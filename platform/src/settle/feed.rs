@@ -4,9 +4,12 @@
 //! runs over its verified energy, and each participant's energy and data-quality counts go
 //! to `slot_energy`; then `Settlement::settle_due` settles it.
 //!
-//! Inputs are recorded once per slot and never rewritten here: a slot whose trades or energy
-//! were recorded is skipped, so a tick that is repeated (or a restart) changes nothing. Late
-//! corrections go through versioned reconciliation runs, not through this feed.
+//! Inputs are recorded once per slot when it is due: a slot whose trades or energy were
+//! recorded is skipped, so a tick that is repeated (or a restart) changes nothing. Once more
+//! per slot, `reconcile_after_ms` after its delivery (by default when no reading for it can
+//! be accepted any more), its verified energy is read again; if it changed (late readings,
+//! readings an operator released or rejected), it is recorded anew and the next run version
+//! posts the corrections. Earlier runs and their transfers are never edited.
 //!
 //! Runs on one instance at a time (the `serve` scheduler): rule 7 flags readings and must
 //! see a slot once.
@@ -18,7 +21,7 @@ use settlement::allocation::TradeInput;
 use settlement::ledger::AccountId;
 use settlement::verify::VerifyConfig;
 
-use super::schedule::{due_slots, ScheduleConfig};
+use super::schedule::{due_slots, reconcile_slots, ScheduleConfig};
 use super::service::{RunOutcome, Settlement};
 use crate::error::{PlatformError, Result};
 use crate::store::{Store, TradeRow};
@@ -34,7 +37,9 @@ pub struct TickReport {
     /// flagged), per (zone, slot).
     pub outliers: Vec<(String, i64, usize)>,
     pub runs: Vec<(String, i64, RunOutcome)>,
-    /// Slots that could not be fed; retried next tick.
+    /// (zone, slot, run version) of each reconciliation run made.
+    pub reconciled: Vec<(String, i64, u32)>,
+    /// Slots that could not be fed or reconciled; retried next tick.
     pub failures: Vec<(String, i64, String)>,
 }
 
@@ -45,6 +50,8 @@ pub struct Feeder {
     market_zones: Vec<String>,
     /// Slots up to here were fed (or found settled) by this process.
     fed_through: Mutex<Option<i64>>,
+    /// Slots up to here had their scheduled reconciliation looked at by this process.
+    reconciled_through: Mutex<Option<i64>>,
 }
 
 fn trade_input(row: &TradeRow) -> Result<TradeInput> {
@@ -70,6 +77,7 @@ impl Feeder {
             verify,
             market_zones,
             fed_through: Mutex::new(None),
+            reconciled_through: Mutex::new(None),
         }
     }
 
@@ -113,7 +121,93 @@ impl Feeder {
             *self.fed_through.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
         }
         report.runs = self.settlement.settle_due(now_ms, schedule)?;
+        self.reconcile_due(now_ms, schedule, &zones, &mut report)?;
         Ok(report)
+    }
+
+    /// Reconciles the slots that reached `reconcile_after_ms` since the last tick (after a
+    /// restart: the whole look-back window once; a slot with nothing new costs two reads).
+    fn reconcile_due(
+        &self,
+        now_ms: i64,
+        schedule: &ScheduleConfig,
+        zones: &BTreeSet<String>,
+        report: &mut TickReport,
+    ) -> Result<()> {
+        let through = *self
+            .reconciled_through
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let fresh: Vec<i64> = reconcile_slots(now_ms, schedule)
+            .into_iter()
+            .filter(|s| through.is_none_or(|t| *s > t))
+            .collect();
+        let mut retry_from: Option<i64> = None;
+        for zone in zones {
+            for &slot in &fresh {
+                match self.reconcile_slot(zone, slot, schedule.slot_len_ms, now_ms) {
+                    Ok(Some(version)) => report.reconciled.push((zone.clone(), slot, version)),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::error!(%error, zone, slot, "cannot reconcile the slot; retrying next tick");
+                        report
+                            .failures
+                            .push((zone.clone(), slot, error.to_string()));
+                        retry_from = Some(retry_from.map_or(slot, |r| r.min(slot)));
+                    }
+                }
+            }
+        }
+        if let Some(&last) = fresh.last() {
+            let through = retry_from.map_or(last, |r| r - schedule.slot_len_ms);
+            *self
+                .reconciled_through
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some(through);
+        }
+        Ok(())
+    }
+
+    /// Reads one settled slot's verified energy again and, when the slot's inputs no longer
+    /// match its latest run, records the energy and settles the next run version (correcting
+    /// transfers only). Returns that version, or None when there was nothing to reconcile (the
+    /// slot never settled, or nothing changed). Safe to repeat: the comparison is with the
+    /// latest run's stored inputs, so a crash between recording and settling is picked up by
+    /// the next call.
+    pub fn reconcile_slot(
+        &self,
+        zone: &str,
+        slot: i64,
+        slot_len_ms: i64,
+        now_ms: i64,
+    ) -> Result<Option<u32>> {
+        let store = self.store();
+        let Some(latest) = store
+            .settlement_runs(zone, slot)?
+            .last()
+            .map(|r| r.run_version)
+        else {
+            return Ok(None);
+        };
+        let latest = u32::try_from(latest).map_err(|_| PlatformError::CorruptRow {
+            table: "settlement_runs",
+            key: format!("{zone}/{slot}"),
+            reason: format!("run version {latest}"),
+        })?;
+        let current = store.metered_inputs(zone, slot, slot_len_ms)?;
+        if current != store.slot_meters(zone, slot)? {
+            store.replace_slot_energy(zone, slot, &current)?;
+        }
+        match self.settlement.run_slot(zone, slot, now_ms, latest)? {
+            RunOutcome::AlreadySettled {
+                inputs_changed: true,
+            } => {
+                let next = latest + 1;
+                self.settlement.run_slot(zone, slot, now_ms, next)?;
+                Ok(Some(next))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Records one slot's trades (with escrows) and then, unless that failed, its energy.

@@ -14,6 +14,12 @@ pub struct ScheduleConfig {
     pub late_reading_ms: i64,
     /// How far back to look for unsettled slots (bounds the work of one tick).
     pub lookback_ms: i64,
+    /// How long after a slot's delivery ends it is reconciled: its verified energy is read
+    /// again (readings that arrived after it was settled, readings an operator released or
+    /// rejected since) and, if that changed, a next-version run posts the corrections. The
+    /// default waits out ingest's acceptance window (48 h), after which no reading for the slot
+    /// can arrive any more. 0 turns scheduled reconciliation off.
+    pub reconcile_after_ms: i64,
 }
 
 impl Default for ScheduleConfig {
@@ -23,6 +29,7 @@ impl Default for ScheduleConfig {
             gate_closure_ms: 5 * 60 * 1000,
             late_reading_ms: 30 * 60 * 1000,
             lookback_ms: 2 * 24 * 3600 * 1000,
+            reconcile_after_ms: 49 * 3600 * 1000,
         }
     }
 }
@@ -60,6 +67,28 @@ pub fn due_slots(now_ms: i64, config: &ScheduleConfig) -> Vec<i64> {
     slots
 }
 
+/// The starts of the slots due for their scheduled reconciliation by `now_ms`
+/// (`reconcile_after_ms` after their delivery ended), within the look-back window counted
+/// back from that horizon, oldest first; none when reconciliation is off.
+pub fn reconcile_slots(now_ms: i64, config: &ScheduleConfig) -> Vec<i64> {
+    if config.reconcile_after_ms <= 0 {
+        return Vec::new();
+    }
+    let Some(horizon) = now_ms.checked_sub(config.reconcile_after_ms) else {
+        return Vec::new();
+    };
+    // A slot is reconciled at `reconcile_after_ms` past its end, which is `due_slots` with the
+    // late window replaced by that wait and the look-back trailing the horizon, not now.
+    due_slots(
+        now_ms,
+        &ScheduleConfig {
+            late_reading_ms: config.reconcile_after_ms,
+            lookback_ms: config.lookback_ms.saturating_add(now_ms - horizon),
+            ..*config
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,7 +101,29 @@ mod tests {
             gate_closure_ms: 5 * MIN,
             late_reading_ms: 30 * MIN,
             lookback_ms: 60 * MIN,
+            reconcile_after_ms: 3 * 60 * MIN,
         }
+    }
+
+    #[test]
+    fn a_slot_is_reconciled_once_the_wait_after_its_end_is_over() {
+        let day = 1_780_000_000_000 / (96 * 15 * MIN) * (96 * 15 * MIN);
+        let c = config();
+        // The slot [day, day + 15 min) ends at day + 15 min; reconciled from 3 h after that.
+        let at = day + 15 * MIN + 3 * 60 * MIN;
+        assert_eq!(reconcile_slots(at - 1, &c).last(), Some(&(day - 15 * MIN)));
+        assert_eq!(reconcile_slots(at, &c).last(), Some(&day));
+        // The look-back (60 min) trails the horizon: four slots, the oldest first.
+        assert_eq!(
+            reconcile_slots(at, &c),
+            vec![day - 45 * MIN, day - 30 * MIN, day - 15 * MIN, day]
+        );
+        let off = ScheduleConfig {
+            reconcile_after_ms: 0,
+            ..c
+        };
+        assert!(reconcile_slots(at, &off).is_empty());
+        assert!(reconcile_slots(i64::MIN, &c).is_empty());
     }
 
     #[test]

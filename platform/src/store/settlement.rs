@@ -139,13 +139,33 @@ impl Store {
     }
 
     /// Writes (or overwrites) participants' verified energy for one (zone, slot): what the
-    /// ingest side calls once a slot's readings are verified, and again when late readings
-    /// change the values (a reconciliation run then picks them up).
+    /// feed calls once a slot's readings are verified.
     pub fn put_slot_energy(
         &self,
         zone: &str,
         slot_start_ms: i64,
         meters: &[MeterInput],
+    ) -> Result<()> {
+        self.write_slot_energy(zone, slot_start_ms, meters, false)
+    }
+
+    /// Replaces all of one (zone, slot)'s verified energy with `meters`: what reconciliation
+    /// records, so a participant whose energy is gone since loses its row too.
+    pub fn replace_slot_energy(
+        &self,
+        zone: &str,
+        slot_start_ms: i64,
+        meters: &[MeterInput],
+    ) -> Result<()> {
+        self.write_slot_energy(zone, slot_start_ms, meters, true)
+    }
+
+    fn write_slot_energy(
+        &self,
+        zone: &str,
+        slot_start_ms: i64,
+        meters: &[MeterInput],
+        whole_slot: bool,
     ) -> Result<()> {
         let rows = meters
             .iter()
@@ -175,15 +195,24 @@ impl Store {
         let mut conn = self.connection()?;
         write_transaction(&mut conn, |conn| {
             use slot_energy::dsl as e;
-            let accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
-            for chunk in accounts.chunks(MAX_BINDS) {
+            if whole_slot {
                 diesel::delete(
                     e::slot_energy
                         .filter(e::zone.eq(zone))
-                        .filter(e::slot_start_ms.eq(slot_start_ms))
-                        .filter(e::account_id.eq_any(chunk)),
+                        .filter(e::slot_start_ms.eq(slot_start_ms)),
                 )
                 .execute(conn)?;
+            } else {
+                let accounts: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
+                for chunk in accounts.chunks(MAX_BINDS) {
+                    diesel::delete(
+                        e::slot_energy
+                            .filter(e::zone.eq(zone))
+                            .filter(e::slot_start_ms.eq(slot_start_ms))
+                            .filter(e::account_id.eq_any(chunk)),
+                    )
+                    .execute(conn)?;
+                }
             }
             for chunk in rows.chunks(MAX_BINDS / 11) {
                 per_backend!(&mut *conn, c => diesel::insert_into(slot_energy::table)
