@@ -340,6 +340,44 @@ fn due_slots_are_settled_once(db: &TestDb) {
     assert_eq!(store.settlement_run_count().unwrap(), 1);
 }
 
+/// With scheduled reconciliation on (the default), an epoch's pool is shared only once its
+/// last slot's reconciliation time has come, so reconciled carbon takes part; with it off, as
+/// soon as the last slot is due.
+fn a_reward_epoch_waits_for_its_slots_reconciliation(db: &TestDb) {
+    let (store, s) = prepare(db);
+    let schedule = platform::settle::ScheduleConfig {
+        lookback_ms: 2 * 3_600_000,
+        ..Default::default()
+    };
+    let epoch_end = SLOT + 4 * SLOT_MS;
+    s.settle_due(epoch_end + schedule.late_reading_ms, &schedule)
+        .expect("due");
+    assert_eq!(store.settlement_run_count().unwrap(), 1);
+    assert!(store.reward_epochs().unwrap().is_empty());
+    s.settle_due(epoch_end + schedule.reconcile_after_ms - 1, &schedule)
+        .expect("due");
+    assert!(store.reward_epochs().unwrap().is_empty());
+    s.settle_due(epoch_end + schedule.reconcile_after_ms, &schedule)
+        .expect("due");
+    assert_eq!(store.reward_epochs().unwrap()[0].epoch, 0);
+}
+
+fn without_reconciliation_an_epoch_is_shared_when_its_slots_are_due(db: &TestDb) {
+    let (store, s) = prepare(db);
+    let schedule = platform::settle::ScheduleConfig {
+        lookback_ms: 2 * 3_600_000,
+        reconcile_after_ms: 0,
+        ..Default::default()
+    };
+    let epoch_end = SLOT + 4 * SLOT_MS;
+    s.settle_due(epoch_end + schedule.late_reading_ms - 1, &schedule)
+        .expect("due");
+    assert!(store.reward_epochs().unwrap().is_empty());
+    s.settle_due(epoch_end + schedule.late_reading_ms, &schedule)
+        .expect("due");
+    assert_eq!(store.reward_epochs().unwrap()[0].epoch, 0);
+}
+
 /// A slot that cannot settle (its zone has no emission factor) holds its reward epoch back,
 /// also after the look-back window has passed it; once settled by hand, the next tick shares
 /// the pool over both slots' carbon.
@@ -366,8 +404,9 @@ fn a_reward_epoch_waits_for_its_unsettled_slots(db: &TestDb) {
             first: (NO_FACTOR.to_owned(), SLOT)
         }
     );
-    // A day later the slot is long out of the look-back window: still held.
-    let later = now + 24 * 3_600_000;
+    // Past its scheduled reconciliation (49 h), when the epoch would be shared, the slot is
+    // long out of the look-back window (2 h): still held.
+    let later = now + schedule.reconcile_after_ms;
     assert!(s.settle_due(later, &schedule).unwrap().is_empty());
     assert!(store.reward_epochs().unwrap().iter().all(|e| e.epoch != 0));
     // The operator imports a factor and settles the slot by hand.
@@ -413,6 +452,8 @@ on_each_backend!(
     reward_epochs_mint_the_pool_once,
     due_slots_are_settled_once,
     a_reward_epoch_waits_for_its_unsettled_slots,
+    a_reward_epoch_waits_for_its_slots_reconciliation,
+    without_reconciliation_an_epoch_is_shared_when_its_slots_are_due,
 );
 
 // ---- the binary -----------------------------------------------------------------------------

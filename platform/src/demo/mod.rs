@@ -189,6 +189,9 @@ pub fn run(config: DemoConfig, out: &mut dyn Write) -> Result<()> {
         late_reading_ms: default_schedule
             .late_reading_ms
             .max((LATE_READINGS_REAL.as_secs_f64() * config.speed * 1000.0) as i64),
+        // The demo ends before any slot is two days old, and reward epochs wait for the
+        // reconciliation of their slots: without it the day's pool is minted at its end.
+        reconcile_after_ms: 0,
         ..default_schedule
     };
     // Settle a slot within about half a slot (real time) of its late-reading window closing.

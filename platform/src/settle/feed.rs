@@ -120,8 +120,10 @@ impl Feeder {
             let through = retry_from.map_or(last, |r| r - schedule.slot_len_ms);
             *self.fed_through.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
         }
-        report.runs = self.settlement.settle_due(now_ms, schedule)?;
+        // Reconciliation first: an epoch's rewards wait for its last slot's reconciliation,
+        // and `settle_due` shares them as soon as that time has come.
         self.reconcile_due(now_ms, schedule, &zones, &mut report)?;
+        report.runs = self.settlement.settle_due(now_ms, schedule)?;
         Ok(report)
     }
 

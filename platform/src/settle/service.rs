@@ -493,8 +493,9 @@ impl Settlement {
     }
 
     /// Settles every due slot that has trades or energy and no initial run yet, then every
-    /// epoch that has ended, whose slots are all due and not yet distributed, oldest first; an
-    /// epoch with an unsettled active slot is held (logged) and tried again next tick. What the
+    /// epoch not yet distributed whose slots are all due and past their scheduled
+    /// reconciliation (if that is on), oldest first; an epoch with an unsettled active slot is
+    /// held (logged) and tried again next tick. What the
     /// platform's interval task calls; returns the runs it made.
     pub fn settle_due(
         &self,
@@ -532,9 +533,15 @@ impl Settlement {
                 }
             }
         }
-        // An epoch's last slot is due `late_reading_ms` after the epoch ends.
+        // An epoch's carbon is final once its last slot is settled (`late_reading_ms` after the
+        // epoch ends) and, when scheduled reconciliation is on, reconciled: a correction minted
+        // after the pool was shared would never take part in it.
         let calendar = self.config.epochs;
-        let complete = now_ms.saturating_sub(schedule.late_reading_ms.max(0));
+        let wait = schedule
+            .late_reading_ms
+            .max(schedule.reconcile_after_ms)
+            .max(0);
+        let complete = now_ms.saturating_sub(wait);
         let Some(current) = calendar.epoch_of(complete) else {
             return Ok(done);
         };
