@@ -26,7 +26,7 @@ const SQLITE_BUSY_WAIT: Duration = Duration::from_secs(15);
 /// checkpoints when the last connection closes. temp_store=MEMORY keeps statement journals
 /// (every multi-row INSERT inside a transaction writes one, to undo itself on a constraint
 /// error) and sort spills out of temp files: settling a day (`settle_day_store`) went from
-/// 8.4–9.6 s to 7.6–8.2 s (6 runs each). They hold nothing that must survive a crash.
+/// 8.4–9.6 s (5 runs) to 7.6–8.2 s (6 runs). They hold nothing that must survive a crash.
 const SQLITE_PRAGMAS: &str = "PRAGMA synchronous = FULL;
 PRAGMA foreign_keys = ON;
 PRAGMA wal_autocheckpoint = 0;
