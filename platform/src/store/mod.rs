@@ -21,6 +21,7 @@ mod api_keys;
 mod bulk;
 mod checkpoint;
 mod connection;
+mod device_heads;
 mod devices;
 pub(crate) mod ledger;
 pub(crate) mod log;
