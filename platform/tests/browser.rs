@@ -312,10 +312,15 @@ fn neighbour_signs_up_and_operator_signs_in() {
     assert_accessible(&browser, "neighbour");
     browser.screenshot(&shots.join("03-neighbour.png"));
 
-    // A reload keeps the session; signing out forgets the key.
+    // A reload keeps the session; signing out forgets the key and stops the live updates.
     browser.goto(&server.url());
     ready(&browser);
     browser.wait_for_text("Hello, alice");
+    browser.wait_for(
+        "the page on the stream",
+        "return document.body.dataset.live === 'stream';",
+        json!([]),
+    );
     browser.click("#sign-out");
     browser.wait_for_text("Signed out.");
     let kept = browser.script(
@@ -323,6 +328,12 @@ fn neighbour_signs_up_and_operator_signs_in() {
         json!([]),
     );
     assert_eq!(kept, Value::Null);
+    let live = browser.script("return document.body.dataset.live ?? null;", json!([]));
+    assert_eq!(
+        live,
+        Value::Null,
+        "live updates still running after sign-out"
+    );
 
     // A wrong key is refused with a message that says what to do.
     browser.type_into("#sign-in-key", "smk_not-a-real-key");

@@ -82,6 +82,7 @@ $("new-key-continue").addEventListener("click", () => {
 });
 
 $("sign-out").addEventListener("click", () => {
+  if (stopLive) stopLive();
   stopLive = null;
   session.clear();
   delete document.body.dataset.ready;
