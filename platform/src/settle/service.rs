@@ -507,29 +507,16 @@ impl Settlement {
         let (Some(&first), Some(&last)) = (slots.first(), slots.last()) else {
             return Ok(done);
         };
-        let active = self
+        let unsettled = self
             .store
-            .active_slots(first, last + schedule.slot_len_ms)?;
-        let mut zones: Vec<&str> = active.iter().map(|(z, _)| z.as_str()).collect();
-        zones.dedup();
-        for zone in zones {
-            let candidates: Vec<i64> = active
-                .iter()
-                .filter(|(z, _)| z == zone)
-                .map(|(_, s)| *s)
-                .collect();
-            let settled = self.store.settled_slots(zone, &candidates)?;
-            for slot in candidates {
-                if settled.binary_search(&slot).is_ok() {
-                    continue;
-                }
-                // One slot that cannot settle (a missing emission factor, a payer short of
-                // escrow) must not hold up the others; it is retried at the next tick.
-                match self.run_slot(zone, slot, now_ms, 1) {
-                    Ok(outcome) => done.push((zone.to_owned(), slot, outcome)),
-                    Err(error) => {
-                        tracing::error!(%error, zone, slot, "slot not settled; retrying next tick")
-                    }
+            .unsettled_slots(first, last + schedule.slot_len_ms)?;
+        for (zone, slot) in unsettled {
+            // One slot that cannot settle (a missing emission factor, a payer short of
+            // escrow) must not hold up the others; it is retried at the next tick.
+            match self.run_slot(&zone, slot, now_ms, 1) {
+                Ok(outcome) => done.push((zone, slot, outcome)),
+                Err(error) => {
+                    tracing::error!(%error, zone, slot, "slot not settled; retrying next tick")
                 }
             }
         }
@@ -551,14 +538,11 @@ impl Settlement {
             .iter()
             .filter_map(|e| u64::try_from(e.epoch).ok())
             .collect();
-        // From the oldest epoch not yet distributed, not just the look-back window's: an epoch
-        // held by a slot that could not settle still gets its pool once that slot is settled
-        // (by a later tick or by hand), however long that takes. One row per epoch, so this
-        // scans weeks, not slots.
-        let from = (0..current)
-            .find(|e| distributed.binary_search(e).is_err())
-            .unwrap_or(current);
-        for epoch in from..current {
+        // Every epoch not yet distributed, not just the look-back window's: an epoch held by a
+        // slot that could not settle still gets its pool once that slot is settled (by a later
+        // tick or by hand), however long that takes. One row per epoch, so this scans weeks,
+        // not slots.
+        for epoch in 0..current {
             if distributed.binary_search(&epoch).is_ok() {
                 continue;
             }

@@ -223,14 +223,15 @@ impl Store {
         })
     }
 
-    /// The (zone, slot) pairs with trades or energy among slots starting in
-    /// `[from_ms, to_ms)`, sorted.
-    pub fn active_slots(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64)>> {
-        active_slots_in(&mut *self.connection()?, from_ms, to_ms)
+    /// [`unsettled_slots_in`] on a connection of its own.
+    pub fn unsettled_slots(&self, from_ms: i64, to_ms: i64) -> Result<Vec<(String, i64)>> {
+        unsettled_slots_in(&mut *self.connection()?, from_ms, to_ms)
     }
 }
 
-pub(crate) fn active_slots_in(
+/// The (zone, slot) pairs with trades or energy among slots starting in `[from_ms, to_ms)`,
+/// sorted.
+fn active_slots_in(
     conn: &mut AnyConnection,
     from_ms: i64,
     to_ms: i64,
@@ -254,7 +255,8 @@ pub(crate) fn active_slots_in(
 }
 
 /// The (zone, slot) pairs among slots starting in `[from_ms, to_ms)` that have trades or
-/// energy but no initial run yet, sorted: what holds back a reward epoch over that range.
+/// energy but no initial run yet, sorted: what is due for settlement, and what holds back a
+/// reward epoch over that range.
 pub(crate) fn unsettled_slots_in(
     conn: &mut AnyConnection,
     from_ms: i64,
