@@ -49,9 +49,41 @@ pub struct Feeder {
     verify: VerifyConfig,
     market_zones: Vec<String>,
     /// Slots up to here were fed (or found settled) by this process.
-    fed_through: Mutex<Option<i64>>,
+    fed: Watermark,
     /// Slots up to here had their scheduled reconciliation looked at by this process.
-    reconciled_through: Mutex<Option<i64>>,
+    reconciled: Watermark,
+}
+
+/// How far this process got through a schedule of slots. A slot that failed, and every slot
+/// after it, are taken again at the next tick.
+#[derive(Default)]
+struct Watermark(Mutex<Option<i64>>);
+
+impl Watermark {
+    /// The slots of `due` (oldest first) after the mark.
+    fn unseen(&self, due: Vec<i64>) -> Vec<i64> {
+        let mark = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+        due.into_iter()
+            .filter(|s| mark.is_none_or(|m| *s > m))
+            .collect()
+    }
+
+    /// Moves the mark to the last of `seen`, or to just before the oldest slot that failed.
+    fn advance(&self, seen: &[i64], oldest_failure: Option<i64>, slot_len_ms: i64) {
+        if let Some(&last) = seen.last() {
+            let through = oldest_failure.map_or(last, |f| f - slot_len_ms);
+            *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
+        }
+    }
+}
+
+impl TickReport {
+    /// Records a slot that failed and keeps `oldest` at the oldest failed slot.
+    fn failed(&mut self, zone: &str, slot: i64, error: PlatformError, oldest: &mut Option<i64>) {
+        self.failures
+            .push((zone.to_owned(), slot, error.to_string()));
+        *oldest = Some(oldest.map_or(slot, |o| o.min(slot)));
+    }
 }
 
 fn trade_input(row: &TradeRow) -> Result<TradeInput> {
@@ -76,8 +108,8 @@ impl Feeder {
             settlement,
             verify,
             market_zones,
-            fed_through: Mutex::new(None),
-            reconciled_through: Mutex::new(None),
+            fed: Watermark::default(),
+            reconciled: Watermark::default(),
         }
     }
 
@@ -89,16 +121,10 @@ impl Feeder {
     /// is reported and retried at the next tick; the others go on.
     pub fn tick(&self, now_ms: i64, schedule: &ScheduleConfig) -> Result<TickReport> {
         let mut report = TickReport::default();
-        let due = due_slots(now_ms, schedule);
-        let fed_through = *self.fed_through.lock().unwrap_or_else(|p| p.into_inner());
-        let fresh: Vec<i64> = due
-            .iter()
-            .copied()
-            .filter(|s| fed_through.is_none_or(|f| *s > f))
-            .collect();
+        let fresh = self.fed.unseen(due_slots(now_ms, schedule));
         let mut zones: BTreeSet<String> = self.market_zones.iter().cloned().collect();
         zones.extend(self.store().device_zones()?);
-        let mut retry_from: Option<i64> = None;
+        let mut oldest_failure: Option<i64> = None;
         for zone in &zones {
             let settled = self.store().settled_slots(zone, &fresh)?;
             for &slot in &fresh {
@@ -109,17 +135,12 @@ impl Feeder {
                     self.feed_slot(zone, slot, schedule.slot_len_ms, now_ms, &mut report)
                 {
                     tracing::error!(%error, zone, slot, "cannot record the slot's settlement inputs; retrying next tick");
-                    report
-                        .failures
-                        .push((zone.clone(), slot, error.to_string()));
-                    retry_from = Some(retry_from.map_or(slot, |r| r.min(slot)));
+                    report.failed(zone, slot, error, &mut oldest_failure);
                 }
             }
         }
-        if let Some(&last) = fresh.last() {
-            let through = retry_from.map_or(last, |r| r - schedule.slot_len_ms);
-            *self.fed_through.lock().unwrap_or_else(|p| p.into_inner()) = Some(through);
-        }
+        self.fed
+            .advance(&fresh, oldest_failure, schedule.slot_len_ms);
         // Reconciliation first: an epoch's rewards wait for its last slot's reconciliation,
         // and `settle_due` shares them as soon as that time has come.
         self.reconcile_due(now_ms, schedule, &zones, &mut report)?;
@@ -128,7 +149,8 @@ impl Feeder {
     }
 
     /// Reconciles the slots that reached `reconcile_after_ms` since the last tick (after a
-    /// restart: the whole look-back window once; a slot with nothing new costs two reads).
+    /// restart: the whole look-back window once; a settled slot with nothing new costs three
+    /// reads and a run check that writes nothing).
     fn reconcile_due(
         &self,
         now_ms: i64,
@@ -136,15 +158,8 @@ impl Feeder {
         zones: &BTreeSet<String>,
         report: &mut TickReport,
     ) -> Result<()> {
-        let through = *self
-            .reconciled_through
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let fresh: Vec<i64> = reconcile_slots(now_ms, schedule)
-            .into_iter()
-            .filter(|s| through.is_none_or(|t| *s > t))
-            .collect();
-        let mut retry_from: Option<i64> = None;
+        let fresh = self.reconciled.unseen(reconcile_slots(now_ms, schedule));
+        let mut oldest_failure: Option<i64> = None;
         for zone in zones {
             for &slot in &fresh {
                 match self.reconcile_slot(zone, slot, schedule.slot_len_ms, now_ms) {
@@ -152,21 +167,13 @@ impl Feeder {
                     Ok(None) => {}
                     Err(error) => {
                         tracing::error!(%error, zone, slot, "cannot reconcile the slot; retrying next tick");
-                        report
-                            .failures
-                            .push((zone.clone(), slot, error.to_string()));
-                        retry_from = Some(retry_from.map_or(slot, |r| r.min(slot)));
+                        report.failed(zone, slot, error, &mut oldest_failure);
                     }
                 }
             }
         }
-        if let Some(&last) = fresh.last() {
-            let through = retry_from.map_or(last, |r| r - schedule.slot_len_ms);
-            *self
-                .reconciled_through
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()) = Some(through);
-        }
+        self.reconciled
+            .advance(&fresh, oldest_failure, schedule.slot_len_ms);
         Ok(())
     }
 
