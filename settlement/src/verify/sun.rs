@@ -134,6 +134,12 @@ mod tests {
         Site::new(52.52, 13.405).unwrap()
     }
 
+    /// Rule 6 for a 5 kW array in Berlin with `spent` Wh of night export behind it.
+    fn check(start: i64, end: i64, energy: u64, spent: u64) -> Result<SunCheck, RejectReason> {
+        let cfg = VerifyConfig::default();
+        check_sun(berlin(), 5_000, start, end, energy, spent, &cfg)
+    }
+
     /// Rule 6's flag for a device with `spent` Wh of night export behind it.
     fn flag(
         start: i64,
@@ -141,31 +147,14 @@ mod tests {
         energy: u64,
         spent: u64,
     ) -> Result<Option<FlagReason>, RejectReason> {
-        check_sun(
-            berlin(),
-            5_000,
-            start,
-            end,
-            energy,
-            spent,
-            &VerifyConfig::default(),
-        )
-        .map(|c| c.flag)
+        check(start, end, energy, spent).map(|c| c.flag)
     }
 
     /// The night export a device has spent after an accepted reading.
     fn spent_after(start: i64, end: i64, energy: u64, spent: u64) -> u64 {
-        check_sun(
-            berlin(),
-            5_000,
-            start,
-            end,
-            energy,
-            spent,
-            &VerifyConfig::default(),
-        )
-        .map(|c| c.night_export_wh)
-        .unwrap_or_else(|r| panic!("{energy} Wh after {spent} Wh: {r}"))
+        check(start, end, energy, spent)
+            .map(|c| c.night_export_wh)
+            .unwrap_or_else(|r| panic!("{energy} Wh after {spent} Wh: {r}"))
     }
 
     #[test]
