@@ -42,8 +42,8 @@ const CHUNK: usize = 1 << CHUNK_BITS;
 
 /// Storage for the resting orders of every book, with a free list. Chunked: it grows a chunk
 /// of [`CHUNK`] nodes at a time and never moves a node, where one `Vec` of nodes would copy all
-/// of them each time it doubles (a stall of one command for ~12 ms at 262,144 resting orders,
-/// measured with the `resting_growth` bench).
+/// of them each time it doubles (the largest single
+/// command in the `resting_growth` bench, up to 15 ms, was mostly at 262,144 resting orders).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Slab {
     chunks: Vec<Vec<Node>>,

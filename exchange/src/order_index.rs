@@ -4,7 +4,7 @@
 //! that slides upwards. A direct-mapped table over that window finds an order with two array
 //! reads and grows one page at a time. A hash map, which this replaces, rehashes every entry at
 //! once when it doubles: at 229k, 459k and 918k resting orders that stalled one command for
-//! 10–47 ms.
+//! 24–47 ms (the platform's execute timings and the `resting_growth` bench).
 //!
 //! Layout: the window is a deque of pages starting at page number `base`; a page holds
 //! [`PAGE_SLOTS`] consecutive ids, 8 bytes each (a packed [`Loc`], or [`EMPTY`]), and a count of
